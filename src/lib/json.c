@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "lib/json.h"
+#include "lib/strbuf.h"
+
+json_t *json_get(json_t *o, const char *path)
+{
+	char part[256];
+	const char *p = path;
+
+	while (o && *p) {
+		const char *dot = strchr(p, '.');
+		size_t n = dot ? (size_t)(dot - p) : strlen(p);
+		if (n >= sizeof(part) || !json_is_object(o))
+			return NULL;
+		memcpy(part, p, n);
+		part[n] = 0;
+		o = json_object_get(o, part);
+		p += n + (dot ? 1 : 0);
+	}
+	return o;
+}
+
+const char *json_get_str(json_t *o, const char *path)
+{
+	json_t *v = json_get(o, path);
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+int64_t json_get_int(json_t *o, const char *path, int64_t def)
+{
+	json_t *v = json_get(o, path);
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : def;
+}
+
+bool json_get_bool(json_t *o, const char *path, bool def)
+{
+	json_t *v = json_get(o, path);
+	return json_is_boolean(v) ? json_is_true(v) : def;
+}
+
+json_t *json_object_ensure(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+	if (json_is_object(v))
+		return v;
+	v = json_object();
+	json_object_set_new(o, key, v);
+	return v;
+}
+
+void json_set_str(json_t *o, const char *key, const char *v)
+{
+	json_object_set_new(o, key, json_string(v));
+}
+
+void json_set_int(json_t *o, const char *key, int64_t v)
+{
+	json_object_set_new(o, key, json_integer(v));
+}
+
+static int dump_cb(const char *buf, size_t size, void *data)
+{
+	strbuf_add(data, buf, size);
+	return 0;
+}
+
+void json_dump_to_strbuf(const json_t *o, struct strbuf *sb)
+{
+	json_dump_callback(o, dump_cb, sb, JSON_COMPACT | JSON_ENCODE_ANY);
+}
+
+char *json_dump_compact(const json_t *o, size_t *ret_len)
+{
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_grow(&sb, 512);
+	json_dump_to_strbuf(o, &sb);
+	return strbuf_detach(&sb, ret_len);
+}
+
+bool json_is_empty_value(const json_t *o)
+{
+	if (!o || json_is_null(o) || json_is_false(o))
+		return true;
+	if (json_is_string(o))
+		return json_string_length(o) == 0;
+	if (json_is_integer(o))
+		return json_integer_value(o) == 0;
+	if (json_is_real(o))
+		return json_real_value(o) == 0;
+	if (json_is_object(o))
+		return json_object_size(o) == 0;
+	if (json_is_array(o))
+		return json_array_size(o) == 0;
+	return false;
+}
