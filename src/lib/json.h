@@ -7,7 +7,7 @@
 
 #include "lib/macro.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_t *, json_decref)
+/* json_decrefp comes from jansson itself. */
 #define _cleanup_json_ _cleanup_(json_decrefp)
 
 /* Borrowed reference to the value at path, or NULL. */
