@@ -1,6 +1,8 @@
 # c8s build. `make` builds ./c8s; `make test` runs every test; `make asan`
 # builds ./c8s-asan with AddressSanitizer and UndefinedBehaviorSanitizer.
 
+.DEFAULT_GOAL := all
+
 CC ?= gcc
 PKGS := libmicrohttpd jansson gnutls sqlite3 libcurl libarchive libnftables zlib yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))

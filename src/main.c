@@ -1,9 +1,33 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+/* c8s: one binary, one subcommand per component. */
+#include "apiserver/apiserver.h"
 #include "lib/log.h"
+
+static const char usage[] =
+	"c8s - a Kubernetes-compatible container orchestrator in one small binary\n"
+	"\n"
+	"Usage: c8s <command> [flags]\n"
+	"\n"
+	"Commands:\n"
+	"  server    run the control plane (API server and datastore)\n"
+	"  version   print the version\n"
+	"\n"
+	"Run 'c8s <command> --help' for the flags of a command.\n";
 
 int main(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	return 0;
+	if (argc < 2 || streq(argv[1], "help") || streq(argv[1], "--help") ||
+	    streq(argv[1], "-h")) {
+		fputs(usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	const char *cmd = argv[1];
+	if (streq(cmd, "server"))
+		return apiserver_main(argc - 1, argv + 1);
+	if (streq(cmd, "version") || streq(cmd, "--version")) {
+		printf("c8s version v0.1.0 (Kubernetes API v1.32)\n");
+		return 0;
+	}
+	fprintf(stderr, "c8s: unknown command \"%s\"\n\n%s", cmd, usage);
+	return 2;
 }

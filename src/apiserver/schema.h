@@ -2,7 +2,7 @@
 /*
  * The API types, described once as data.
  *
- * src/apiserver/types/*.def describe every served type (see types/README.md
+ * The .def files in src/apiserver/types/ describe every served type (see types/README.md
  * for the format). They are linked into the binary (symbol
  * c8s_embedded_types, all files concatenated, NUL-terminated) and parsed once
  * at start. The same description drives:

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The API server process: options and shared state. */
+#pragma once
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "apiserver/certs.h"
+#include "lib/macro.h"
+
+struct store;
+struct cache;
+struct MHD_Daemon;
+struct watch_hub;
+struct allocators;
+struct recorder;
+struct resource;
+
+struct apiserver_opts {
+	const char *data_dir;
+	const char *bind_address;
+	int secure_port;
+	const char **tls_sans; /* NULL-terminated */
+	const char *write_kubeconfig;
+	const char *datastore; /* store location; default sqlite under data_dir */
+	int64_t compaction_interval_usec;
+	int threads;
+	size_t max_body;
+	const char *service_cidr;
+	const char *service_node_port_range;
+	const char *advertise_address;
+	int64_t event_ttl_usec;
+};
+
+struct apiserver {
+	struct apiserver_opts opts;
+	struct store *store;
+	struct cache *cache;
+	struct certs certs;
+	char *admin_token;
+	char *server_url;
+	struct MHD_Daemon *mhd;
+	struct watch_hub *hub;
+	struct allocators *alloc;
+	struct recorder *recorder;
+	pthread_t compactor;
+	pthread_t nsdeleter;
+	pthread_mutex_t bg_mu;
+	pthread_cond_t bg_cond;
+	bool stopping;
+	bool ns_dirty;
+	uint64_t start_usec;
+};
+
+int apiserver_main(int argc, char **argv);
+
+/* Wake the namespace deleter (a namespace entered Terminating). */
+void apiserver_kick_namespaces(struct apiserver *srv);
+void nsdeleter_start(struct apiserver *srv);
+/* Events the API server records itself (recorder.c). */
+int recorder_start(struct apiserver *srv);
+void recorder_stop(struct apiserver *srv);
+void recorder_created(struct apiserver *srv, const struct resource *res, json_t *obj,
+		      const char *user);
+/* After srv->stopping is set and bg_cond broadcast. */
+void nsdeleter_stop(struct apiserver *srv);
