@@ -71,6 +71,8 @@ static json_t *type_schema(const struct schema_type *t, json_t *needed)
 	json_t *props = json_object(), *required = json_array();
 	for (size_t i = 0; i < t->nfields; i++) {
 		const struct schema_field *f = &t->fields[i];
+		if (f->flags & SF_INLINE)
+			continue; /* its fields are listed flattened */
 		json_t *p = ref_schema(&f->ref, needed);
 		if (f->description)
 			json_set_str(p, "description", f->description);

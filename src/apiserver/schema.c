@@ -423,6 +423,7 @@ static int parse_flag(struct parser *p, struct tok w, struct schema_field *f)
 		{ "opt", SF_OPTIONAL }, { "req", SF_REQUIRED },
 		{ "ro", SF_READONLY },	{ "retainkeys", SF_RETAIN_KEYS },
 		{ "set", SF_LIST_SET }, { "atomic", SF_LIST_ATOMIC },
+		{ "inline", SF_INLINE },
 	};
 	struct tok v;
 
@@ -504,6 +505,8 @@ static int parse_field(struct parser *p, const char *c, const char *end)
 	}
 	if ((f->merge_key || (f->flags & (SF_LIST_MAP | SF_LIST_SET))) && f->ref.kind != SK_LIST)
 		return perr(p, "merge=, listmap= and set apply to lists only");
+	if ((f->flags & SF_INLINE) && (f->ref.kind != SK_STRUCT || !f->proto))
+		return perr(p, "inline applies to a struct field with a proto number");
 	p->nfields++;
 	return 0;
 }
@@ -878,7 +881,7 @@ const struct schema_field *schema_field_by_name(const struct schema_type *t, con
 		const struct schema_field *f = &t->fields[idx[mid]];
 		int c = strcmp(name, f->name);
 		if (c == 0)
-			return f;
+			return (f->flags & SF_INLINE) ? NULL : f; /* not a JSON field */
 		if (c < 0)
 			hi = mid;
 		else

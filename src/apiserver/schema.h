@@ -45,6 +45,9 @@ enum schema_field_flag {
 	SF_LIST_MAP = 1u << 5,    /* "listmap=k1,k2": x-kubernetes-list-type=map */
 	SF_LIST_ATOMIC = 1u << 6, /* "atomic" */
 	SF_NO_PROTO = 1u << 7,    /* field number "-": not in protobuf (apiVersion, kind) */
+	SF_INLINE = 1u << 8,      /* "inline": an embedded Go struct: one message in protobuf,
+				   * merged into the parent in JSON (its fields are listed
+				   * flattened in the parent with "-"); not a JSON field */
 };
 
 struct schema_type;

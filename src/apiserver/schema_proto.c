@@ -693,6 +693,12 @@ static int decode_struct(struct pctx *c, const struct schema_type *t, const stru
 			json_t *v = slots[i].val;
 			if (!v || json_is_null(v))
 				continue;
+			if (t->fields[i].flags & SF_INLINE) {
+				/* An embedded struct: its fields belong to this object. */
+				if (json_is_object(v))
+					json_object_update(obj, v);
+				continue;
+			}
 			json_object_set_new_nocheck(obj, t->fields[i].name, v);
 			slots[i].val = NULL;
 		}

@@ -1639,6 +1639,43 @@ static void test_builtin(void **state)
 	}
 }
 
+
+/* Embedded Go structs: one nested message in protobuf, flattened in JSON. */
+static void test_builtin_inline(void **state)
+{
+	const struct schema *s = schema_builtin();
+	const struct schema_type *vol = schema_find_type(s, "Volume");
+	const struct schema_type *probe = schema_find_type(s, "Probe");
+	assert_non_null(vol);
+	assert_non_null(probe);
+	/* Volume{1 name "v", 2 VolumeSource{1 hostPath{1 path "/x"}}} */
+	static const uint8_t vbuf[] = { 0x0a, 0x01, 'v', 0x12, 0x06, 0x0a, 0x04, 0x0a, 0x02, '/', 'x' };
+	json_t *out = NULL;
+	char *err = NULL;
+	assert_int_equal(schema_proto_decode(vol, vbuf, sizeof(vbuf), &out, &err), 0);
+	char *got = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(got, "{\"hostPath\":{\"path\":\"/x\"},\"name\":\"v\"}");
+	free(got);
+	json_decref(out);
+	/* Probe{1 ProbeHandler{3 tcpSocket{1 port IntOrString{2 intVal 80}}}, 4 periodSeconds 5} */
+	static const uint8_t pbuf[] = { 0x0a, 0x06, 0x1a, 0x04, 0x0a, 0x02, 0x10, 0x50, 0x20, 0x05 };
+	assert_int_equal(schema_proto_decode(probe, pbuf, sizeof(pbuf), &out, &err), 0);
+	got = json_dumps(out, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(got, "{\"periodSeconds\":5,\"tcpSocket\":{\"port\":80}}");
+	free(got);
+	json_decref(out);
+	/* The inline field is not a JSON field: clients may not send it. */
+	assert_null(schema_field_by_name(vol, "volumeSource"));
+	assert_non_null(schema_field_by_name(vol, "hostPath"));
+	json_t *bad = json_pack("{s:s, s:{}}", "name", "v", "volumeSource");
+	struct schema_report rep = { 0 };
+	assert_int_equal(schema_check(vol, bad, &rep), 0);
+	assert_int_equal(rep.nunknown, 1);
+	assert_string_equal(rep.unknown[0], "volumeSource");
+	schema_report_release(&rep);
+	json_decref(bad);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1664,6 +1701,7 @@ int main(void)
 		cmocka_unit_test(test_duplicate_keys),
 		/* Last: depends on the .def files, written in parallel. */
 		cmocka_unit_test(test_builtin),
+		cmocka_unit_test(test_builtin_inline),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
