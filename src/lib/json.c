@@ -26,6 +26,12 @@ const char *json_get_str(json_t *o, const char *path)
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+const char *str_or_empty_json(json_t *o, const char *path)
+{
+	const char *s = json_get_str(o, path);
+	return s ? s : "";
+}
+
 int64_t json_get_int(json_t *o, const char *path, int64_t def)
 {
 	json_t *v = json_get(o, path);

@@ -14,6 +14,8 @@
 json_t *json_get(json_t *o, const char *path);
 /* The string at path, or NULL if missing or not a string. Borrowed. */
 const char *json_get_str(json_t *o, const char *path);
+/* The string at path, or "" (never NULL). Borrowed. */
+const char *str_or_empty_json(json_t *o, const char *path);
 /* The integer at path, or def. */
 int64_t json_get_int(json_t *o, const char *path, int64_t def);
 bool json_get_bool(json_t *o, const char *path, bool def);

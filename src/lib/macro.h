@@ -20,6 +20,15 @@
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
+/* An assertion that is never compiled out. */
+#define assert_se(expr)                                                                            \
+	do {                                                                                       \
+		if (unlikely(!(expr))) {                                                           \
+			fprintf(stderr, "F %s:%d: assertion failed: %s\n", __FILE__, __LINE__, #expr); \
+			abort();                                                                   \
+		}                                                                                  \
+	} while (0)
+
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MAX(a, b) ((a) > (b) ? (a) : (b))
