@@ -1,7 +1,24 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* c8s: one binary, one subcommand per component. */
 #include "apiserver/apiserver.h"
+#include "components.h"
 #include "lib/log.h"
+
+static int start_components(const struct server_env *env, void **ret)
+{
+	struct components_env ce = {
+		.server_url = env->server_url,
+		.ca_file = env->ca_file,
+		.token = env->token,
+		.identity = env->identity,
+	};
+	return components_start(&ce, (struct components **)ret);
+}
+
+static void stop_components(void *state)
+{
+	components_stop(state);
+}
 
 static const char usage[] =
 	"c8s - a Kubernetes-compatible container orchestrator in one small binary\n"
@@ -22,8 +39,14 @@ int main(int argc, char **argv)
 		return argc < 2 ? 2 : 0;
 	}
 	const char *cmd = argv[1];
-	if (streq(cmd, "server"))
-		return apiserver_main(argc - 1, argv + 1);
+	if (streq(cmd, "server")) {
+		struct server_hooks hooks = {
+			.extra_flags = components_flags(),
+			.start = start_components,
+			.stop = stop_components,
+		};
+		return apiserver_main(argc - 1, argv + 1, &hooks);
+	}
 	if (streq(cmd, "version") || streq(cmd, "--version")) {
 		printf("c8s version v0.1.0 (Kubernetes API v1.32)\n");
 		return 0;

@@ -31,6 +31,8 @@ struct apiserver_opts {
 	const char *service_node_port_range;
 	const char *advertise_address;
 	int64_t event_ttl_usec;
+	int64_t default_not_ready_toleration_seconds;
+	int64_t default_unreachable_toleration_seconds;
 };
 
 struct apiserver {
@@ -53,7 +55,22 @@ struct apiserver {
 	uint64_t start_usec;
 };
 
-int apiserver_main(int argc, char **argv);
+/* What `c8s server` runs beside the API server (see src/components.h);
+ * the API server itself knows nothing of them. */
+struct flag;
+struct server_env {
+	const char *server_url;
+	const char *ca_file;
+	const char *token;
+	const char *identity;
+};
+struct server_hooks {
+	const struct flag *extra_flags; /* NULL-terminated table, or NULL */
+	int (*start)(const struct server_env *env, void **ret);
+	void (*stop)(void *state);
+};
+
+int apiserver_main(int argc, char **argv, const struct server_hooks *hooks);
 
 /* Wake the namespace deleter (a namespace entered Terminating). */
 void apiserver_kick_namespaces(struct apiserver *srv);

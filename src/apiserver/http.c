@@ -1071,7 +1071,7 @@ int http_start(struct apiserver *srv)
 
 	srv->mhd = MHD_start_daemon(
 		flags, (uint16_t)srv->opts.secure_port, NULL, NULL, access_handler, srv,
-		MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_THREAD_POOL_SIZE,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_THREAD_POOL_SIZE,
 		(unsigned)srv->opts.threads, MHD_OPTION_HTTPS_MEM_KEY,
 		srv->certs.serving_key_pem, MHD_OPTION_HTTPS_MEM_CERT,
 		srv->certs.serving_cert_pem, MHD_OPTION_HTTPS_MEM_TRUST, srv->certs.ca_cert_pem,
@@ -1079,8 +1079,7 @@ int http_start(struct apiserver *srv)
 		MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv, MHD_OPTION_NOTIFY_CONNECTION,
 		connection_cb, srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
-		MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_EXTERNAL_LOGGER,
-		mhd_log, NULL, MHD_OPTION_END);
+		MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
 	if (!srv->mhd) {
 		log_error("cannot listen on %s:%d (address in use, or TLS setup failed)",
 			  srv->opts.bind_address, srv->opts.secure_port);

@@ -206,7 +206,7 @@ static void *compactor_main(void *arg)
 
 static volatile sig_atomic_t dummy;
 
-int apiserver_main(int argc, char **argv)
+int apiserver_main(int argc, char **argv, const struct server_hooks *hooks)
 {
 	struct apiserver srv_ = { 0 }, *srv = &srv_;
 	int verbosity = 0;
@@ -223,7 +223,10 @@ int apiserver_main(int argc, char **argv)
 		.service_cidr = "10.43.0.0/16",
 		.service_node_port_range = "30000-32767",
 		.event_ttl_usec = 3600LL * 1000000,
+		.default_not_ready_toleration_seconds = 5,
+		.default_unreachable_toleration_seconds = 5,
 	};
+	int not_ready_tol = 5, unreachable_tol = 5;
 	const struct flag flags[] = {
 		{ "data-dir", FLAG_STRING, &srv->opts.data_dir,
 		  "Directory for the datastore, certificates and credentials (default /var/lib/c8s)" },
@@ -249,13 +252,27 @@ int apiserver_main(int argc, char **argv)
 		  "Address published in the kubernetes Service's endpoints (default: the host's first address)" },
 		{ "event-ttl", FLAG_DURATION, &srv->opts.event_ttl_usec,
 		  "How long events are kept (default 1h)" },
+		{ "default-not-ready-toleration-seconds", FLAG_INT, &not_ready_tol,
+		  "Toleration seconds for node.kubernetes.io/not-ready:NoExecute added to pods without one (default 5)" },
+		{ "default-unreachable-toleration-seconds", FLAG_INT, &unreachable_tol,
+		  "Toleration seconds for node.kubernetes.io/unreachable:NoExecute added to pods without one (default 5)" },
 		{ "v", FLAG_INT, &verbosity, "Log verbosity (0-6)" },
 		{ NULL },
 	};
-	r = flags_parse(flags, usage, argc, argv, NULL);
+	/* The components' flags are accepted here too. */
+	size_t nown = ARRAY_SIZE(flags) - 1, nextra = 0;
+	while (hooks && hooks->extra_flags && hooks->extra_flags[nextra].name)
+		nextra++;
+	_cleanup_free_ struct flag *all = xnew(struct flag, nown + nextra + 1);
+	memcpy(all, flags, nown * sizeof(*all));
+	if (nextra)
+		memcpy(all + nown, hooks->extra_flags, nextra * sizeof(*all));
+	r = flags_parse(all, usage, argc, argv, NULL);
 	if (r != 0)
 		return r > 0 ? 0 : 2;
 	log_set_verbosity(verbosity);
+	srv->opts.default_not_ready_toleration_seconds = not_ready_tol;
+	srv->opts.default_unreachable_toleration_seconds = unreachable_tol;
 	srv->opts.tls_sans = tls_sans;
 	srv->start_usec = now_usec_realtime();
 	pthread_mutex_init(&srv->bg_mu, NULL);
@@ -346,6 +363,22 @@ int apiserver_main(int argc, char **argv)
 	nsdeleter_start(srv);
 	recorder_start(srv);
 
+	void *components = NULL;
+	if (hooks && hooks->start) {
+		char hostname[64] = "c8s";
+		gethostname(hostname, sizeof(hostname) - 1);
+		_cleanup_free_ char *identity = xasprintf("%s_%d", hostname, getpid());
+		_cleanup_free_ char *ca_file = xasprintf("%s/ca.crt", tls_dir);
+		struct server_env env = {
+			.server_url = srv->server_url,
+			.ca_file = ca_file,
+			.token = srv->admin_token,
+			.identity = identity,
+		};
+		if (hooks->start(&env, &components) < 0)
+			log_error("could not start the scheduler and controllers");
+	}
+
 	log_info("c8s API server listening on %s:%d (datastore %s, revision %lld)",
 		 srv->opts.bind_address, srv->opts.secure_port, loc,
 		 (long long)store_current_rev(srv->store));
@@ -356,6 +389,8 @@ int apiserver_main(int argc, char **argv)
 		sigwait(&sigs, &sig);
 	} while (sig == SIGHUP);
 	log_info("received %s, shutting down", strsignal(sig));
+	if (hooks && hooks->stop && components)
+		hooks->stop(components);
 
 	pthread_mutex_lock(&srv->bg_mu);
 	srv->stopping = true;
