@@ -621,6 +621,23 @@ again:
 
 /* ---- delete ---- */
 
+static void add_finalizer(json_t *meta, const char *name)
+{
+	json_t *fin = json_object_get(meta, "finalizers");
+	if (!json_is_array(fin)) {
+		fin = json_array();
+		json_object_set_new(meta, "finalizers", fin);
+	}
+	size_t i;
+	json_t *f;
+	json_array_foreach(fin, i, f)
+	{
+		if (streq_ptr(json_string_value(f), name))
+			return;
+	}
+	json_array_append_new(fin, json_string(name));
+}
+
 static int op_delete(struct api_op *op)
 {
 	struct api_ctx ctx = ctx_for(op);
@@ -687,6 +704,14 @@ again:
 	json_decref(op->pending);
 	op->pending = json_deep_copy(op->old);
 	json_t *meta = json_object_ensure(op->pending, "metadata");
+	/* Foreground and orphan deletion leave the object in place, marked with
+	 * a finalizer the garbage collector removes once it has dealt with the
+	 * dependents. */
+	const char *policy = json_get_str(opts, "propagationPolicy");
+	if (json_get_bool(opts, "orphanDependents", false))
+		policy = "Orphan";
+	if (policy && (streq(policy, "Foreground") || streq(policy, "Orphan")))
+		add_finalizer(meta, streq(policy, "Foreground") ? "foregroundDeletion" : "orphan");
 	bool mark = json_array_size(json_object_get(meta, "finalizers")) > 0;
 	if (res->on_delete && res->on_delete(&ctx, op->pending, opts))
 		mark = true;
