@@ -92,10 +92,10 @@ void pod_spec_defaults(json_t *spec)
 	const char *sa = json_get_str(spec, "serviceAccountName");
 	if (isempty(sa))
 		sa = json_get_str(spec, "serviceAccount");
-	if (isempty(sa))
-		sa = "default";
-	json_set_str(spec, "serviceAccountName", sa);
-	json_set_str(spec, "serviceAccount", sa);
+	/* Copied: setting the first field frees the string sa may point to. */
+	_cleanup_free_ char *name = xstrdup(isempty(sa) ? "default" : sa);
+	json_set_str(spec, "serviceAccountName", name);
+	json_set_str(spec, "serviceAccount", name);
 	size_t i;
 	json_t *x;
 	json_array_foreach(json_object_get(spec, "containers"), i, x) container_defaults(x);
