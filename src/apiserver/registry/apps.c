@@ -6,13 +6,13 @@
 
 static void template_defaults(json_t *spec)
 {
-	json_t *tmpl = json_object_get(spec, "template");
-	if (json_is_object(tmpl))
-		pod_spec_defaults(json_object_get(tmpl, "spec"));
+	json_t *tmpl = json_object_ensure(spec, "template");
+	pod_spec_defaults(json_object_ensure(tmpl, "spec"));
 }
 
-/* The selector must select the template's labels, and may not change. */
-static void validate_selector_and_template(json_t *obj, json_t *old, struct field_errors *fe)
+/* The selector, and the template it must select (shared by deployments
+ * and replica sets, in Kubernetes' order). */
+static void validate_selector_and_template(json_t *obj, struct field_errors *fe)
 {
 	json_t *spec = json_object_get(obj, "spec");
 	json_t *sel = json_object_get(spec, "selector");
@@ -27,35 +27,66 @@ static void validate_selector_and_template(json_t *obj, json_t *old, struct fiel
 			fe_invalid(fe, "spec.selector", sel,
 				   "empty selector is invalid for deployment");
 	}
-	if (!json_is_object(tmpl)) {
-		fe_required(fe, "spec.template", NULL);
-	} else {
-		pod_template_validate(tmpl, "spec.template", fe);
-		struct label_selector ls;
-		_cleanup_free_ char *err = NULL;
-		if (json_is_object(sel) && label_selector_from_json(sel, &ls, &err) == 0) {
-			size_t len;
-			_cleanup_free_ char *packed =
-				packed_labels_from_json(json_get(tmpl, "metadata.labels"), &len);
-			if (!label_selector_matches(&ls, packed))
-				fe_invalid(fe, "spec.template.metadata.labels",
-					   json_get(tmpl, "metadata.labels"),
-					   "`selector` does not match template `labels`");
-			label_selector_release(&ls);
-		}
-		const char *rp = json_get_str(tmpl, "spec.restartPolicy");
-		if (rp && !streq(rp, "Always"))
-			fe_not_supported(fe, "spec.template.spec.restartPolicy",
-					 json_get(tmpl, "spec.restartPolicy"), STRV("Always"));
-		json_t *ads = json_get(tmpl, "spec.activeDeadlineSeconds");
-		if (ads)
-			fe_forbidden(fe, "spec.template.spec.activeDeadlineSeconds",
-				     "activeDeadlineSeconds in ReplicaSet is not Supported");
+	struct label_selector ls;
+	_cleanup_free_ char *err = NULL;
+	if (json_is_object(sel) && label_selector_from_json(sel, &ls, &err) < 0) {
+		fe_invalid(fe, "spec.selector", sel, "invalid label selector");
+		return;
 	}
-	validate_nonnegative(spec, "replicas", "spec", fe);
-	validate_nonnegative(spec, "minReadySeconds", "spec", fe);
+	if (!json_is_object(sel)) {
+		/* A missing selector selects nothing, so nothing matches either. */
+		fe_invalid(fe, "spec.template.metadata.labels", json_get(tmpl, "metadata.labels"),
+			   "`selector` does not match template `labels`");
+	} else {
+		size_t len;
+		_cleanup_free_ char *packed =
+		    packed_labels_from_json(json_get(tmpl, "metadata.labels"), &len);
+		if (!label_selector_is_everything(&ls) && !label_selector_matches(&ls, packed))
+			fe_invalid(fe, "spec.template.metadata.labels",
+				   json_get(tmpl, "metadata.labels"),
+				   "`selector` does not match template `labels`");
+		label_selector_release(&ls);
+	}
+	pod_template_validate(tmpl, "spec.template", fe);
+	json_t *rp = json_get(tmpl, "spec.restartPolicy");
+	if (!streq_ptr(json_string_value(rp), "Always")) {
+		_cleanup_json_ json_t *empty = json_string("");
+		fe_not_supported(fe, "spec.template.spec.restartPolicy", rp ? rp : empty,
+				 STRV("Always"));
+	}
+	if (json_get(tmpl, "spec.activeDeadlineSeconds"))
+		fe_forbidden(fe, "spec.template.spec.activeDeadlineSeconds",
+			     "activeDeadlineSeconds in ReplicaSet is not Supported");
+}
+
+/* apps/v1 selectors do not change after creation. */
+static void validate_selector_update(json_t *obj, json_t *old, struct field_errors *fe)
+{
 	if (old)
 		validate_immutable(obj, old, "spec.selector", fe);
+}
+
+static void validate_status_counts(json_t *status, const char *const *fields, size_t n,
+				   const char *const *bounded, struct field_errors *fe)
+{
+	for (size_t i = 0; i < n; i++) {
+		FE_PATHF(p, "status.%s", fields[i]);
+		json_t *v = json_object_get(status, fields[i]);
+		if (v && json_integer_value(v) < 0)
+			fe_invalid(fe, p, v, "must be greater than or equal to 0");
+	}
+	int64_t replicas = json_get_int(status, "replicas", 0);
+	for (const char *const *b = bounded; *b; b++) {
+		json_t *v = json_object_get(status, *b);
+		if (json_integer_value(v) > replicas) {
+			FE_PATHF(p, "status.%s", *b);
+			fe_invalid(fe, p, v, "cannot be greater than status.replicas");
+		}
+	}
+	json_t *avail = json_object_get(status, "availableReplicas");
+	if (json_integer_value(avail) > json_get_int(status, "readyReplicas", 0))
+		fe_invalid(fe, "status.availableReplicas", avail,
+			   "cannot be greater than readyReplicas");
 }
 
 static void workload_prepare_create(struct api_ctx *ctx, json_t *obj)
@@ -113,61 +144,111 @@ static void deploy_defaults(json_t *obj)
 	template_defaults(spec);
 }
 
-static bool intorpercent_zero(json_t *v)
+/* An IntOrString holding a count or a percentage: its value, and whether
+ * it is a well-formed percentage. */
+static bool percent_value(json_t *v, int64_t *ret)
 {
-	if (!v)
-		return false;
-	if (json_is_integer(v))
-		return json_integer_value(v) == 0;
-	const char *s = json_string_value(v);
-	return s && (streq(s, "0") || streq(s, "0%"));
-}
-
-static void validate_intorpercent(json_t *v, const char *path, struct field_errors *fe)
-{
-	if (!v)
-		return;
-	if (json_is_integer(v)) {
-		if (json_integer_value(v) < 0)
-			fe_invalid(fe, path, v, "must be greater than or equal to 0");
-		return;
-	}
 	const char *s = json_string_value(v);
 	size_t n = s ? strlen(s) : 0;
-	char *end;
-	long pct = n > 1 && s[n - 1] == '%' ? strtol(s, &end, 10) : -1;
-	if (pct < 0 || end != s + n - 1)
-		fe_invalid(fe, path, v, "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%')");
-	else if (pct > 100 && strstr(path, "maxUnavailable"))
-		fe_invalid(fe, path, v, "must not be greater than 100%");
+	if (n < 2 || s[n - 1] != '%')
+		return false;
+	int64_t x = 0;
+	for (size_t i = 0; i + 1 < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		if (x < 100000000)
+			x = x * 10 + (s[i] - '0');
+	}
+	*ret = x;
+	return true;
+}
+
+static int64_t int_or_percent_value(json_t *v)
+{
+	int64_t x;
+	if (percent_value(v, &x))
+		return x;
+	return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+static void validate_int_or_percent(json_t *v, const char *path, struct field_errors *fe)
+{
+	int64_t x;
+	if (json_is_string(v)) {
+		if (!percent_value(v, &x))
+			fe_invalid(fe, path, v,
+				   "a valid percent string must be a numeric string followed by an "
+				   "ending '%' (e.g. '1%' or '93%')");
+	} else if (json_is_integer(v)) {
+		if (json_integer_value(v) < 0)
+			fe_invalid(fe, path, v, "must be greater than or equal to 0");
+	} else if (v) {
+		fe_invalid(fe, path, v, "must be an integer or percentage (e.g '5%')");
+	}
 }
 
 static void deploy_validate(struct api_ctx *ctx, json_t *obj, json_t *old, struct field_errors *fe)
 {
 	json_t *spec = json_object_get(obj, "spec");
-	validate_selector_and_template(obj, old, fe);
+	validate_nonnegative(spec, "replicas", "spec", fe);
+	validate_selector_and_template(obj, fe);
+
 	json_t *strategy = json_object_get(spec, "strategy");
-	validate_enum(strategy, "type", "spec.strategy", STRV("Recreate", "RollingUpdate"), fe);
+	const char *type = str_or_empty(strategy, "type");
 	json_t *ru = json_object_get(strategy, "rollingUpdate");
-	if (streq(str_or_empty(strategy, "type"), "Recreate") && ru)
-		fe_forbidden(fe, "spec.strategy.rollingUpdate",
-			     "may not be specified when strategy `type` is 'Recreate'");
-	if (ru) {
-		validate_intorpercent(json_object_get(ru, "maxUnavailable"),
-				      "spec.strategy.rollingUpdate.maxUnavailable", fe);
-		validate_intorpercent(json_object_get(ru, "maxSurge"),
-				      "spec.strategy.rollingUpdate.maxSurge", fe);
-		if (intorpercent_zero(json_object_get(ru, "maxUnavailable")) &&
-		    intorpercent_zero(json_object_get(ru, "maxSurge")))
-			fe_invalid(fe, "spec.strategy.rollingUpdate.maxUnavailable",
-				   json_object_get(ru, "maxUnavailable"),
-				   "may not be 0 when `maxSurge` is 0");
+	if (streq(type, "Recreate")) {
+		if (ru)
+			fe_forbidden(fe, "spec.strategy.rollingUpdate",
+				     "may not be specified when strategy `type` is 'Recreate'");
+	} else if (streq(type, "RollingUpdate")) {
+		if (!ru) {
+			fe_required(fe, "spec.strategy.rollingUpdate",
+				    "this should be defaulted and never be nil");
+		} else {
+			json_t *mu = json_object_get(ru, "maxUnavailable"),
+			       *ms = json_object_get(ru, "maxSurge");
+			validate_int_or_percent(mu, "spec.strategy.rollingUpdate.maxUnavailable",
+						fe);
+			validate_int_or_percent(ms, "spec.strategy.rollingUpdate.maxSurge", fe);
+			if (int_or_percent_value(mu) == 0 && int_or_percent_value(ms) == 0)
+				fe_invalid(fe, "spec.strategy.rollingUpdate.maxUnavailable", mu,
+					   "may not be 0 when `maxSurge` is 0");
+			int64_t pct;
+			if (percent_value(mu, &pct) && pct > 100)
+				fe_invalid(fe, "spec.strategy.rollingUpdate.maxUnavailable", mu,
+					   "must not be greater than 100%");
+		}
+	} else {
+		fe_not_supported(fe, "spec.strategy", strategy, STRV("Recreate", "RollingUpdate"));
 	}
+	validate_nonnegative(spec, "minReadySeconds", "spec", fe);
 	validate_nonnegative(spec, "revisionHistoryLimit", "spec", fe);
 	json_t *pd = json_object_get(spec, "progressDeadlineSeconds");
-	if (pd && json_integer_value(pd) <= json_get_int(spec, "minReadySeconds", 0))
-		fe_invalid(fe, "spec.progressDeadlineSeconds", pd,
-			   "must be greater than minReadySeconds");
+	if (pd) {
+		validate_nonnegative(spec, "progressDeadlineSeconds", "spec", fe);
+		if (json_integer_value(pd) <= json_get_int(spec, "minReadySeconds", 0))
+			fe_invalid(fe, "spec.progressDeadlineSeconds", pd,
+				   "must be greater than minReadySeconds");
+	}
+	validate_selector_update(obj, old, fe);
+}
+
+static void deploy_validate_status(struct api_ctx *ctx, json_t *obj, json_t *old,
+				   struct field_errors *fe)
+{
+	static const char *const fields[] = { "observedGeneration", "replicas",
+					      "updatedReplicas",    "readyReplicas",
+					      "availableReplicas",  "unavailableReplicas",
+					      "collisionCount" };
+	json_t *status = json_object_get(obj, "status");
+	validate_status_counts(status, fields, ARRAY_SIZE(fields),
+			       STRV("updatedReplicas", "readyReplicas", "availableReplicas"), fe);
+	json_t *cc = json_object_get(status, "collisionCount");
+	json_t *occ = json_get(old, "status.collisionCount");
+	if (occ && (!cc || json_integer_value(cc) < json_integer_value(occ))) {
+		_cleanup_json_ json_t *v = json_integer(json_integer_value(cc));
+		fe_invalid(fe, "status.collisionCount", v, "cannot be decremented");
+	}
 }
 
 static const struct table_column deploy_columns[] = {
@@ -208,6 +289,7 @@ const struct resource resource_deployments = {
 	.defaults = deploy_defaults,
 	.prepare_create = workload_prepare_create,
 	.validate = deploy_validate,
+	.validate_status = deploy_validate_status,
 	.columns = deploy_columns,
 	.ncolumns = ARRAY_SIZE(deploy_columns),
 	.row = deploy_row,
@@ -224,7 +306,21 @@ static void rs_defaults(json_t *obj)
 
 static void rs_validate(struct api_ctx *ctx, json_t *obj, json_t *old, struct field_errors *fe)
 {
-	validate_selector_and_template(obj, old, fe);
+	json_t *spec = json_object_get(obj, "spec");
+	validate_nonnegative(spec, "replicas", "spec", fe);
+	validate_nonnegative(spec, "minReadySeconds", "spec", fe);
+	validate_selector_and_template(obj, fe);
+	validate_selector_update(obj, old, fe);
+}
+
+static void rs_validate_status(struct api_ctx *ctx, json_t *obj, json_t *old,
+			       struct field_errors *fe)
+{
+	static const char *const fields[] = { "replicas", "fullyLabeledReplicas", "readyReplicas",
+					      "availableReplicas", "observedGeneration" };
+	validate_status_counts(json_object_get(obj, "status"), fields, ARRAY_SIZE(fields),
+			       STRV("fullyLabeledReplicas", "readyReplicas", "availableReplicas"),
+			       fe);
 }
 
 static const struct table_column rs_columns[] = {
@@ -261,6 +357,7 @@ const struct resource resource_replicasets = {
 	.defaults = rs_defaults,
 	.prepare_create = workload_prepare_create,
 	.validate = rs_validate,
+	.validate_status = rs_validate_status,
 	.columns = rs_columns,
 	.ncolumns = ARRAY_SIZE(rs_columns),
 	.row = rs_row,

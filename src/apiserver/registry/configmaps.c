@@ -5,6 +5,23 @@
 
 #define MAX_CONFIGMAP_BYTES (1024 * 1024)
 
+/* Bytes a base64 string decodes to. */
+static size_t decoded_len(json_t *v)
+{
+	size_t n = json_string_length(v);
+	const char *s = json_string_value(v);
+	size_t pad = 0;
+	while (pad < 2 && n > pad && s[n - 1 - pad] == '=')
+		pad++;
+	return n / 4 * 3 + (n % 4 ? n % 4 - 1 : 0) - pad;
+}
+
+/* Maps compare equal when both are empty, present or not. */
+static bool map_equal(json_t *a, json_t *b)
+{
+	return (!json_object_size(a) && !json_object_size(b)) || json_equal(a, b);
+}
+
 static void cm_validate(struct api_ctx *ctx, json_t *obj, json_t *old, struct field_errors *fe)
 {
 	json_t *data = json_object_get(obj, "data"), *bin = json_object_get(obj, "binaryData");
@@ -13,34 +30,28 @@ static void cm_validate(struct api_ctx *ctx, json_t *obj, json_t *old, struct fi
 	json_t *v;
 	json_object_foreach(data, k, v)
 	{
-		_cleanup_free_ char *m = validate_config_map_key(k);
-		if (m) {
-			_cleanup_free_ char *p = fe_key("data", k);
-			fe_invalid_str(fe, p, k, m);
-		}
-		total += strlen(k) + json_string_length(v);
+		FE_PATHF(p, "data[%s]", k);
+		validate_name_rule(validate_config_map_key, k, p, fe);
+		if (json_object_get(bin, k))
+			fe_invalid_str(fe, p, k, "duplicate of key present in binaryData");
+		total += json_string_length(v);
 	}
 	json_object_foreach(bin, k, v)
 	{
-		_cleanup_free_ char *m = validate_config_map_key(k);
-		if (m) {
-			_cleanup_free_ char *p = fe_key("binaryData", k);
-			fe_invalid_str(fe, p, k, m);
-		}
-		if (json_object_get(data, k)) {
-			_cleanup_free_ char *p = fe_key("data", k);
-			fe_invalid_str(fe, p, k, "duplicate of key present in binaryData");
-		}
-		total += strlen(k) + json_string_length(v) * 3 / 4;
+		FE_PATHF(p, "binaryData[%s]", k);
+		validate_name_rule(validate_config_map_key, k, p, fe);
+		total += decoded_len(v);
 	}
 	if (total > MAX_CONFIGMAP_BYTES)
 		fe_too_long(fe, "", MAX_CONFIGMAP_BYTES);
 	if (old && json_is_true(json_object_get(old, "immutable"))) {
-		if (!json_equal(data, json_object_get(old, "data")) ||
-		    !json_equal(bin, json_object_get(old, "binaryData")))
-			fe_forbidden(fe, "data", "field is immutable when `immutable` is set");
 		if (!json_is_true(json_object_get(obj, "immutable")))
 			fe_forbidden(fe, "immutable", "field is immutable when `immutable` is set");
+		if (!map_equal(data, json_object_get(old, "data")))
+			fe_forbidden(fe, "data", "field is immutable when `immutable` is set");
+		if (!map_equal(bin, json_object_get(old, "binaryData")))
+			fe_forbidden(fe, "binaryData",
+				     "field is immutable when `immutable` is set");
 	}
 }
 

@@ -1,30 +1,27 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* core/v1 Endpoints and discovery.k8s.io/v1 EndpointSlice. */
-#include <arpa/inet.h>
-
 #include "apiserver/registry/common.h"
 #include "lib/names.h"
 #include "lib/strbuf.h"
 
-static bool valid_ip(const char *s)
+static void validate_endpoint_port(json_t *p, bool require_name, const char *path,
+				   struct field_errors *fe)
 {
-	unsigned char buf[16];
-	return s && (inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1);
-}
-
-static void validate_endpoint_ports(json_t *ports, const char *path, struct field_errors *fe)
-{
-	size_t i;
-	json_t *p;
-	json_array_foreach(ports, i, p)
-	{
-		_cleanup_free_ char *pp = fe_index(path, i);
-		json_t *port = json_object_get(p, "port");
-		if (port) {
-			_cleanup_free_ char *portp = fe_path(pp, "port");
-			validate_port_number(port, portp, fe);
-		}
-		validate_enum(p, "protocol", pp, STRV("SCTP", "TCP", "UDP"), fe);
+	FE_PATHF(np, "%s.name", path);
+	const char *name = str_or_empty(p, "name");
+	if (require_name && !*name)
+		fe_required(fe, np, NULL);
+	else if (*name)
+		validate_dns_label_at(name, np, fe);
+	FE_PATHF(pp, "%s.port", path);
+	json_t *port = json_object_get(p, "port");
+	_cleanup_json_ json_t *zero = json_integer(0);
+	validate_port_number(port ? port : zero, pp, fe);
+	validate_enum_required(p, "protocol", path, STRV("SCTP", "TCP", "UDP"), fe);
+	const char *ap = json_get_str(p, "appProtocol");
+	if (ap) {
+		FE_PATHF(app, "%s.appProtocol", path);
+		validate_qualified_name_at(ap, app, fe);
 	}
 }
 
@@ -34,8 +31,29 @@ static void ep_defaults(json_t *obj)
 	json_t *s, *p;
 	json_array_foreach(json_object_get(obj, "subsets"), i, s)
 	{
-		json_array_foreach(json_object_get(s, "ports"), k, p) default_str(p, "protocol", "TCP");
+		json_array_foreach(json_object_get(s, "ports"), k, p)
+		{
+			default_str(p, "protocol", "TCP");
+		}
 	}
+}
+
+static void validate_endpoint_address(json_t *a, const char *path, struct field_errors *fe)
+{
+	FE_PATHF(ipp, "%s.ip", path);
+	const char *ip = str_or_empty(a, "ip");
+	validate_ip(ip, ipp, fe);
+	const char *host = json_get_str(a, "hostname");
+	if (!isempty(host)) {
+		FE_PATHF(hp, "%s.hostname", path);
+		validate_dns_label_at(host, hp, fe);
+	}
+	json_t *node = json_object_get(a, "nodeName");
+	if (node) {
+		FE_PATHF(np, "%s.nodeName", path);
+		validate_dns_subdomain_at(json_string_value(node), np, fe);
+	}
+	validate_non_special_ip(ip, ipp, fe);
 }
 
 static void ep_validate(struct api_ctx *ctx, json_t *obj, json_t *old, struct field_errors *fe)
@@ -44,22 +62,27 @@ static void ep_validate(struct api_ctx *ctx, json_t *obj, json_t *old, struct fi
 	json_t *s, *a;
 	json_array_foreach(json_object_get(obj, "subsets"), i, s)
 	{
-		_cleanup_free_ char *sp = fe_index("subsets", i);
-		static const char *const lists[] = { "addresses", "notReadyAddresses" };
-		for (size_t l = 0; l < 2; l++) {
-			json_array_foreach(json_object_get(s, lists[l]), k, a)
-			{
-				const char *ip = json_get_str(a, "ip");
-				if (!valid_ip(ip)) {
-					_cleanup_free_ char *base = fe_path(sp, lists[l]);
-					_cleanup_free_ char *ap = fe_index(base, k);
-					_cleanup_free_ char *ipp = fe_path(ap, "ip");
-					fe_invalid_str(fe, ipp, ip, "must be a valid IP address");
-				}
-			}
+		FE_PATHF(sp, "subsets[%zu]", i);
+		json_t *ready = json_object_get(s, "addresses");
+		json_t *not_ready = json_object_get(s, "notReadyAddresses");
+		if (!json_array_size(ready) && !json_array_size(not_ready))
+			fe_required(fe, sp, "must specify `addresses` or `notReadyAddresses`");
+		json_array_foreach(ready, k, a)
+		{
+			FE_PATHF(ap, "%s.addresses[%zu]", sp, k);
+			validate_endpoint_address(a, ap, fe);
 		}
-		_cleanup_free_ char *pp = fe_path(sp, "ports");
-		validate_endpoint_ports(json_object_get(s, "ports"), pp, fe);
+		json_array_foreach(not_ready, k, a)
+		{
+			FE_PATHF(ap, "%s.notReadyAddresses[%zu]", sp, k);
+			validate_endpoint_address(a, ap, fe);
+		}
+		json_t *ports = json_object_get(s, "ports");
+		json_array_foreach(ports, k, a)
+		{
+			FE_PATHF(pp, "%s.ports[%zu]", sp, k);
+			validate_endpoint_port(a, json_array_size(ports) > 1, pp, fe);
+		}
 	}
 }
 
@@ -135,44 +158,117 @@ static void eps_defaults(json_t *obj)
 	}
 }
 
-static bool dns_ok(const char *s)
+/* A DNS name with at least two labels; a trailing dot is allowed. */
+static void validate_fqdn(const char *name, const char *path, struct field_errors *fe)
 {
-	if (!s)
-		return false;
-	_cleanup_free_ char *m = validate_dns1123_subdomain(s);
-	return !m;
+	size_t n = strlen(name);
+	if (n == 0) {
+		fe_required(fe, path, NULL);
+		return;
+	}
+	_cleanup_free_ char *s = xstrndup(name, name[n - 1] == '.' ? n - 1 : n);
+	if (!validate_dns_subdomain_at(s, path, fe))
+		return;
+	if (!strchr(s, '.')) {
+		fe_invalid_str(fe, path, s,
+			       "should be a domain with at least two segments separated by dots");
+		return;
+	}
+	for (char *save = NULL, *label = strtok_r(s, ".", &save); label;
+	     label = strtok_r(NULL, ".", &save)) {
+		_cleanup_free_ char *m = validate_dns1123_label(label);
+		if (m) {
+			fe_invalid_str(fe, path, label, m);
+			return;
+		}
+	}
 }
 
 static void eps_validate(struct api_ctx *ctx, json_t *obj, json_t *old, struct field_errors *fe)
 {
-	const char *at = json_get_str(obj, "addressType");
-	if (isempty(at))
+	static const char *const types[] = { "FQDN", "IPv4", "IPv6", NULL };
+	static const char *const types_update[] = { "FQDN", "IP", "IPv4", "IPv6", NULL };
+	const char *at = str_or_empty(obj, "addressType");
+	const char *const *allowed = old ? types_update : types;
+	if (!*at) {
 		fe_required(fe, "addressType", NULL);
-	else
-		validate_enum(obj, "addressType", "", STRV("IPv4", "IPv6", "FQDN"), fe);
-	if (old)
-		validate_immutable(obj, old, "addressType", fe);
+	} else {
+		bool ok = false;
+		for (const char *const *t = allowed; *t; t++)
+			ok = ok || streq(at, *t);
+		if (!ok)
+			fe_not_supported(fe, "addressType", json_object_get(obj, "addressType"),
+					 allowed);
+	}
 	size_t i, k;
 	json_t *e, *a;
 	json_array_foreach(json_object_get(obj, "endpoints"), i, e)
 	{
-		_cleanup_free_ char *ep = fe_index("endpoints", i);
+		FE_PATHF(ep, "endpoints[%zu]", i);
+		FE_PATHF(ap, "%s.addresses", ep);
 		json_t *addrs = json_object_get(e, "addresses");
-		_cleanup_free_ char *ap = fe_path(ep, "addresses");
 		if (json_array_size(addrs) == 0)
 			fe_required(fe, ap, "must contain at least 1 address");
 		json_array_foreach(addrs, k, a)
 		{
-			const char *s = json_string_value(a);
-			bool ok = at && streq(at, "FQDN") ? dns_ok(s)
-							    : valid_ip(s);
-			if (!ok) {
-				_cleanup_free_ char *p = fe_index(ap, k);
-				fe_invalid(fe, p, a, "must be a valid address");
+			FE_PATHF(p, "%s[%zu]", ap, k);
+			const char *s = str_or_empty_json(a, "");
+			int fam = ip_family(s);
+			if (streq(at, "IPv4") || streq(at, "IPv6")) {
+				if ((streq(at, "IPv4") && fam != 4) ||
+				    (streq(at, "IPv6") && fam != 6))
+					fe_invalid_str(fe, p, s,
+						       streq(at, "IPv4")
+							   ? "must be a valid IPv4 address"
+							   : "must be a valid IPv6 address");
+				validate_non_special_ip(s, p, fe);
+			} else if (streq(at, "IP")) {
+				validate_ip(s, p, fe);
+			} else if (streq(at, "FQDN")) {
+				validate_fqdn(s, p, fe);
 			}
 		}
+		FE_PATHF(tp, "%s.deprecatedTopology", ep);
+		validate_labels_at(json_object_get(e, "deprecatedTopology"), tp, fe);
+		const char *host = json_get_str(e, "hostname");
+		if (host) {
+			FE_PATHF(hp, "%s.hostname", ep);
+			validate_dns_label_at(host, hp, fe);
+		}
+		const char *node = json_get_str(e, "nodeName");
+		if (node) {
+			FE_PATHF(np, "%s.nodeName", ep);
+			validate_dns_subdomain_at(node, np, fe);
+		}
 	}
-	validate_endpoint_ports(json_object_get(obj, "ports"), "ports", fe);
+	_cleanup_json_ json_t *names = json_object();
+	json_array_foreach(json_object_get(obj, "ports"), i, a)
+	{
+		FE_PATHF(pp, "ports[%zu]", i);
+		FE_PATHF(np, "%s.name", pp);
+		const char *name = str_or_empty(a, "name");
+		if (*name)
+			validate_dns_label_at(name, np, fe);
+		if (json_object_get(names, name)) {
+			_cleanup_json_ json_t *v = json_string(name);
+			fe_duplicate(fe, np, v);
+		} else {
+			json_object_set_new(names, name, json_true());
+		}
+		json_t *port = json_object_get(a, "port");
+		if (port) {
+			FE_PATHF(portp, "%s.port", pp);
+			validate_port_number(port, portp, fe);
+		}
+		validate_enum_required(a, "protocol", pp, STRV("SCTP", "TCP", "UDP"), fe);
+		const char *ap = json_get_str(a, "appProtocol");
+		if (ap) {
+			FE_PATHF(app, "%s.appProtocol", pp);
+			validate_qualified_name_at(ap, app, fe);
+		}
+	}
+	if (old)
+		validate_immutable(obj, old, "addressType", fe);
 }
 
 static void eps_get_fields(json_t *obj, const char **v)

@@ -29,23 +29,53 @@ static void event_get_fields(json_t *obj, const char **v)
 	v[10] = json_get_str(obj, "type");
 }
 
-static void event_defaults(json_t *obj)
-{
-	default_str(obj, "type", "Normal");
-}
-
+/*
+ * The rules every Event write meets, whichever API group it came through.
+ * (Kubernetes holds events.k8s.io/v1 writes to stricter ones: eventTime
+ * required, the deprecated fields unset, most fields immutable; those need
+ * to know the group a request used, which validation is not told.)
+ */
 static void event_validate(struct api_ctx *ctx, json_t *obj, json_t *old, struct field_errors *fe)
 {
-	const char *ns = json_get_str(obj, "metadata.namespace");
-	const char *ins = json_get_str(obj, "involvedObject.namespace");
-	if (!isempty(ins) && ns && !streq(ins, ns))
-		fe_invalid_str(fe, "involvedObject.namespace", ins,
-			       "does not match event.namespace");
-	const char *type = json_get_str(obj, "type");
-	if (type && !streq(type, "Normal") && !streq(type, "Warning"))
-		fe_not_supported(fe, "type", json_object_get(obj, "type"),
-				 STRV("Normal", "Warning"));
-	validate_nonnegative(obj, "count", "", fe);
+	const char *ns = str_or_empty(obj, "metadata.namespace");
+	const char *ins = str_or_empty(obj, "involvedObject.namespace");
+	bool has_event_time = !isempty(json_get_str(obj, "eventTime"));
+	if (!has_event_time) {
+		/* Old-style events: the namespaces agree (an event about a
+		 * cluster-scoped object may live in "default"). */
+		if ((!*ins && *ns && !streq(ns, "default")) || (*ins && !streq(ins, ns)))
+			fe_invalid_str(fe, "involvedObject.namespace", ins,
+				       "does not match event.namespace");
+	} else {
+		if (!*ins && !streq(ns, "default") && !streq(ns, "kube-system"))
+			fe_invalid_str(fe, "involvedObject.namespace", ins,
+				       "does not match event.namespace");
+		const char *rc = str_or_empty(obj, "reportingComponent");
+		if (!*rc)
+			fe_required(fe, "reportingComponent", NULL);
+		validate_qualified_name_at(rc, "reportingComponent", fe);
+		static const struct {
+			const char *key;
+			size_t max;
+			bool required;
+		} limits[] = {
+			{ "reportingInstance", 128, true },
+			{ "action", 128, true },
+			{ "reason", 128, true },
+			{ "message", 1024, false },
+		};
+		for (size_t i = 0; i < ARRAY_SIZE(limits); i++) {
+			const char *v = str_or_empty(obj, limits[i].key);
+			if (limits[i].required && !*v)
+				fe_required(fe, limits[i].key, NULL);
+			if (strlen(v) > limits[i].max) {
+				_cleanup_free_ char *m =
+				    xasprintf("can have at most %zu characters", limits[i].max);
+				fe_invalid_str(fe, limits[i].key, "", m);
+			}
+		}
+	}
+	validate_dns_subdomain_at(ns, "namespace", fe);
 }
 
 static const struct table_column event_columns[] = {
@@ -87,7 +117,7 @@ static void event_row(json_t *obj, json_t *cells, int64_t now)
 	format_age(ft, now, first);
 	_cleanup_free_ char *kind = lower(json_get_str(obj, "involvedObject.kind"));
 	_cleanup_free_ char *object =
-		xasprintf("%s/%s", kind, str_or_empty(obj, "involvedObject.name"));
+	    xasprintf("%s/%s", kind, str_or_empty(obj, "involvedObject.name"));
 	struct strbuf src = STRBUF_INIT;
 	strbuf_addstr(&src, str_or_empty(obj, "source.component"));
 	if (isempty(strbuf_str(&src)))
@@ -115,19 +145,10 @@ static void event_row(json_t *obj, json_t *cells, int64_t now)
 }
 
 const struct resource resource_events = {
-	RESOURCE_CORE_V1,
-	.kind = "Event",
-	.plural = "events",
-	.singular = "event",
-	.namespaced = true,
-	.short_names = STRV("ev"),
-	.type_name = "Event",
-	.fields = event_fields,
-	.get_fields = event_get_fields,
-	.defaults = event_defaults,
-	.validate = event_validate,
-	.columns = event_columns,
-	.ncolumns = ARRAY_SIZE(event_columns),
+	RESOURCE_CORE_V1,	    .kind = "Event",	      .plural = "events",
+	.singular = "event",	    .namespaced = true,	      .short_names = STRV("ev"),
+	.type_name = "Event",	    .fields = event_fields,   .get_fields = event_get_fields,
+	.validate = event_validate, .columns = event_columns, .ncolumns = ARRAY_SIZE(event_columns),
 	.row = event_row,
 };
 
@@ -193,7 +214,6 @@ const struct resource resource_events_v1 = {
 	.from_storage = events_v1_from_storage,
 	.fields = event_fields,
 	.get_fields = event_get_fields,
-	.defaults = event_defaults,
 	.validate = event_validate,
 	.columns = event_columns,
 	.ncolumns = ARRAY_SIZE(event_columns),

@@ -9,6 +9,12 @@ static void lease_validate(struct api_ctx *ctx, json_t *obj, json_t *old, struct
 	if (d && json_integer_value(d) <= 0)
 		fe_invalid(fe, "spec.leaseDurationSeconds", d, "must be greater than 0");
 	validate_nonnegative(spec, "leaseTransitions", "spec", fe);
+	json_t *strategy = json_object_get(spec, "strategy");
+	if (strategy && !streq_ptr(json_string_value(strategy), "OldestEmulationVersion"))
+		fe_not_supported(fe, "spec.strategy", strategy, STRV("OldestEmulationVersion"));
+	if (!isempty(json_get_str(spec, "preferredHolder")) && isempty(json_string_value(strategy)))
+		fe_forbidden(fe, "spec.preferredHolder",
+			     "may only be specified if `strategy` is defined");
 }
 
 static const struct table_column lease_columns[] = {

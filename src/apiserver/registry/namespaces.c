@@ -34,22 +34,46 @@ static void ns_prepare_update(struct api_ctx *ctx, json_t *obj, json_t *old)
 		json_object_del(spec, "finalizers");
 }
 
+/* A finalizer name: qualified, and one of Kubernetes' own unless it has
+ * a domain prefix. */
+static void validate_finalizer(const char *f, const char *path, struct field_errors *fe)
+{
+	validate_qualified_name_at(f, path, fe);
+	if (!strchr(f, '/') && !streq(f, "kubernetes") && !streq(f, "orphan") &&
+	    !streq(f, "foregroundDeletion"))
+		fe_invalid_str(
+		    fe, path, f,
+		    "name is neither a standard finalizer name nor is it fully qualified");
+}
+
 static void ns_validate(struct api_ctx *ctx, json_t *obj, json_t *old, struct field_errors *fe)
 {
 	size_t i;
 	json_t *f;
 	json_array_foreach(json_get(obj, "spec.finalizers"), i, f)
 	{
-		if (!json_is_string(f) || !json_string_length(f)) {
-			_cleanup_free_ char *p = fe_index("spec.finalizers", i);
-			fe_invalid(fe, p, f, "must be a non-empty string");
-		}
+		FE_PATHF(p, "spec.finalizers[%zu]", i);
+		validate_finalizer(str_or_empty_json(f, ""), p, fe);
 	}
 	if (old && json_get_str(old, "metadata.deletionTimestamp") &&
 	    json_array_size(json_get(obj, "spec.finalizers")) >
-		    json_array_size(json_get(old, "spec.finalizers")))
+		json_array_size(json_get(old, "spec.finalizers")))
 		fe_forbidden(fe, "spec.finalizers",
 			     "no new finalizers can be added if the object is being deleted");
+}
+
+static void ns_validate_status(struct api_ctx *ctx, json_t *obj, json_t *old,
+			       struct field_errors *fe)
+{
+	json_t *phase = json_get(obj, "status.phase");
+	bool deleting = json_get_str(obj, "metadata.deletionTimestamp") != NULL;
+	/* Kubernetes spells this path "status.Phase". */
+	if (!deleting && !streq_ptr(json_string_value(phase), "Active"))
+		fe_invalid(fe, "status.Phase", phase,
+			   "may only be 'Active' if `deletionTimestamp` is empty");
+	if (deleting && !streq_ptr(json_string_value(phase), "Terminating"))
+		fe_invalid(fe, "status.Phase", phase,
+			   "may only be 'Terminating' if `deletionTimestamp` is not empty");
 }
 
 static bool ns_on_delete(struct api_ctx *ctx, json_t *obj, json_t *opts)
@@ -103,6 +127,7 @@ const struct resource resource_namespaces = {
 	.prepare_create = ns_prepare_create,
 	.prepare_update = ns_prepare_update,
 	.validate = ns_validate,
+	.validate_status = ns_validate_status,
 	.on_delete = ns_on_delete,
 	.is_finalized = ns_is_finalized,
 	.after_delete = ns_after_delete,

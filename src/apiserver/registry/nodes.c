@@ -1,61 +1,134 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* core/v1 Node. */
-#include <arpa/inet.h>
-
 #include "apiserver/registry/common.h"
+#include "lib/names.h"
 #include "lib/strbuf.h"
 
-static bool valid_cidr(const char *s)
+static void node_defaults(json_t *obj)
 {
-	char addr[64];
-	const char *slash = strchr(s, '/');
-	if (!slash || (size_t)(slash - s) >= sizeof(addr))
-		return false;
-	memcpy(addr, s, (size_t)(slash - s));
-	addr[slash - s] = 0;
-	unsigned char buf[16];
-	char *end;
-	long bits = strtol(slash + 1, &end, 10);
-	if (*end || slash[1] == 0)
-		return false;
-	if (inet_pton(AF_INET, addr, buf) == 1)
-		return bits >= 0 && bits <= 32;
-	if (inet_pton(AF_INET6, addr, buf) == 1)
-		return bits >= 0 && bits <= 128;
-	return false;
+	json_t *spec = json_object_get(obj, "spec");
+	/* podCIDR is the first of podCIDRs; a client may set either. */
+	json_t *cidrs = json_object_get(spec, "podCIDRs");
+	if (json_array_size(cidrs)) {
+		json_t *first = json_array_get(cidrs, 0);
+		if (json_is_string(first))
+			json_object_set(spec, "podCIDR", first);
+	} else if (!isempty(json_get_str(spec, "podCIDR"))) {
+		json_object_set_new(spec, "podCIDRs",
+				    json_pack("[O]", json_object_get(spec, "podCIDR")));
+	}
+	/* Allocatable defaults to the capacity. */
+	json_t *status = json_object_get(obj, "status");
+	json_t *cap = json_object_get(status, "capacity");
+	if (json_is_object(cap) && !json_object_get(status, "allocatable"))
+		json_object_set_new(status, "allocatable", json_deep_copy(cap));
+}
+
+static void validate_taints(json_t *taints, struct field_errors *fe)
+{
+	static const char *const effects[] = { "NoSchedule", "PreferNoSchedule", "NoExecute",
+					       NULL };
+	_cleanup_json_ json_t *seen = json_object();
+	size_t i;
+	json_t *t;
+	json_array_foreach(taints, i, t)
+	{
+		/* Kubernetes reports node taints under metadata.taints. */
+		FE_PATHF(tp, "metadata.taints[%zu]", i);
+		FE_PATHF(kp, "%s.key", tp);
+		FE_PATHF(vp, "%s.value", tp);
+		FE_PATHF(ep, "%s.effect", tp);
+		const char *key = str_or_empty(t, "key");
+		const char *value = str_or_empty(t, "value");
+		const char *effect = str_or_empty(t, "effect");
+		validate_qualified_name_at(key, kp, fe);
+		_cleanup_free_ char *m = validate_label_value(value);
+		if (m)
+			fe_invalid_str(fe, vp, value, m);
+		if (!*effect)
+			fe_required(fe, ep, NULL);
+		else if (!streq(effect, effects[0]) && !streq(effect, effects[1]) &&
+			 !streq(effect, effects[2]))
+			fe_not_supported(fe, ep, json_object_get(t, "effect"), effects);
+		_cleanup_free_ char *k = xasprintf("%s\x1f%s", effect, key);
+		if (json_object_get(seen, k)) {
+			fe_duplicate(fe, tp, t);
+			continue;
+		}
+		json_object_set_new(seen, k, json_true());
+	}
+}
+
+static void validate_resources(json_t *status, const char *which, struct field_errors *fe)
+{
+	const char *k;
+	json_t *q;
+	json_object_foreach(json_object_get(status, which), k, q)
+	{
+		FE_PATHF(p, "status.%s.%s", which, k);
+		validate_resource_quantity(k, q, p, fe);
+	}
 }
 
 static void node_validate(struct api_ctx *ctx, json_t *obj, json_t *old, struct field_errors *fe)
 {
-	json_t *spec = json_object_get(obj, "spec");
-	size_t i;
-	json_t *t;
-	json_array_foreach(json_object_get(spec, "taints"), i, t)
+	json_t *spec = json_object_get(obj, "spec"), *ospec = json_object_get(old, "spec");
+	json_t *status = json_object_get(obj, "status");
+	size_t i, j;
+	json_t *x, *y;
+	validate_taints(json_object_get(spec, "taints"), fe);
+	validate_resources(status, "capacity", fe);
+	validate_resources(status, "allocatable", fe);
+	json_t *cidrs = json_object_get(spec, "podCIDRs");
+	json_array_foreach(cidrs, i, x)
 	{
-		_cleanup_free_ char *tp = fe_index("spec.taints", i);
-		validate_required_str(t, "key", tp, fe);
-		if (!json_object_get(t, "effect")) {
-			_cleanup_free_ char *ep = fe_path(tp, "effect");
-			fe_required(fe, ep, NULL);
-		}
-		validate_enum(t, "effect", tp, STRV("NoSchedule", "PreferNoSchedule", "NoExecute"), fe);
+		FE_PATHF(p, "spec.podCIDRs[%zu]", i);
+		validate_cidr(json_string_value(x), p, fe);
 	}
-	const char *cidr = json_get_str(spec, "podCIDR");
-	if (!isempty(cidr) && !valid_cidr(cidr))
-		fe_invalid_str(fe, "spec.podCIDR", cidr, "must be a valid CIDR");
-	json_array_foreach(json_object_get(spec, "podCIDRs"), i, t)
+	if (json_array_size(cidrs) > 1) {
+		if (!ips_are_dual_stack(cidrs, true) || json_array_size(cidrs) > 2)
+			fe_invalid(fe, "spec.podCIDRs", cidrs,
+				   "may specify no more than one CIDR for each IP family");
+		json_array_foreach(cidrs, i, x)
+		{
+			json_array_foreach(cidrs, j, y)
+			{
+				if (j >= i)
+					break;
+				if (json_equal(x, y)) {
+					FE_PATHF(p, "spec.podCIDRs[%zu]", i);
+					fe_duplicate(fe, p, x);
+					break;
+				}
+			}
+		}
+	}
+	if (!old)
+		return;
+	json_array_foreach(json_object_get(status, "addresses"), i, x)
 	{
-		if (!json_is_string(t) || !valid_cidr(json_string_value(t))) {
-			_cleanup_free_ char *p = fe_index("spec.podCIDRs", i);
-			fe_invalid(fe, p, t, "must be a valid CIDR");
+		json_array_foreach(json_object_get(status, "addresses"), j, y)
+		{
+			if (j >= i)
+				break;
+			if (json_equal(x, y)) {
+				FE_PATHF(p, "status.addresses[%zu]", i);
+				fe_duplicate(fe, p, x);
+				break;
+			}
 		}
 	}
-	if (old) {
-		/* podCIDR may be set once, then not changed. */
-		const char *oc = json_get_str(old, "spec.podCIDR");
-		if (!isempty(oc) && !streq_ptr(oc, cidr))
-			fe_forbidden(fe, "spec.podCIDR", "node updates may not change podCIDR except from \"\" to valid");
-	}
+	/* podCIDRs and providerID may be set once, then not changed. */
+	json_t *ocidrs = json_object_get(ospec, "podCIDRs");
+	if (json_array_size(ocidrs) && !json_equal(ocidrs, cidrs))
+		fe_forbidden(fe, "spec.podCIDRs",
+			     "node updates may not change podCIDR except from \"\" to valid");
+	const char *opid = json_get_str(ospec, "providerID");
+	if (!isempty(opid) && !streq_ptr(opid, json_get_str(spec, "providerID")))
+		fe_forbidden(fe, "spec.providerID",
+			     "node updates may not change providerID except from \"\" to valid");
+	if (!streq(str_or_empty(spec, "externalID"), str_or_empty(ospec, "externalID")))
+		fe_forbidden(fe, "spec.externalID", "may not be updated");
 }
 
 static void node_get_fields(json_t *obj, const char **v)
@@ -148,7 +221,9 @@ const struct resource resource_nodes = {
 	.flags = RES_STATUS,
 	.fields = STRV("spec.unschedulable"),
 	.get_fields = node_get_fields,
+	.defaults = node_defaults,
 	.validate = node_validate,
+	.validate_status = node_validate,
 	.columns = node_columns,
 	.ncolumns = ARRAY_SIZE(node_columns),
 	.row = node_row,

@@ -4,9 +4,48 @@
 #include "lib/strbuf.h"
 #include "lib/timeutil.h"
 
+/* Defaults that apply to Pods only, not to the templates in workloads. */
 static void pod_defaults(json_t *obj)
 {
-	pod_spec_defaults(json_object_get(obj, "spec"));
+	json_t *spec = json_object_ensure(obj, "spec");
+	/* The ServiceAccount admission step names the default account. */
+	if (isempty(json_get_str(spec, "serviceAccountName")) &&
+	    isempty(json_get_str(spec, "serviceAccount")))
+		json_set_str(spec, "serviceAccountName", "default");
+	pod_spec_defaults(spec);
+	default_bool(spec, "enableServiceLinks", true);
+	static const char *const lists[] = { "containers", "initContainers" };
+	bool host_net = json_is_true(json_object_get(spec, "hostNetwork"));
+	for (size_t l = 0; l < 2; l++) {
+		size_t i, j;
+		json_t *c, *p;
+		json_array_foreach(json_object_get(spec, lists[l]), i, c)
+		{
+			/* Limits without requests: requests default to the limits. */
+			json_t *res = json_object_get(c, "resources");
+			json_t *limits = json_object_get(res, "limits");
+			if (json_is_object(limits)) {
+				json_t *req = json_object_ensure(res, "requests");
+				const char *k;
+				json_t *v;
+				json_object_foreach(limits, k, v)
+				{
+					if (!json_object_get(req, k))
+						json_object_set(req, k, v);
+				}
+			}
+			/* With the host's network, container ports are host ports. */
+			if (!host_net)
+				continue;
+			json_array_foreach(json_object_get(c, "ports"), j, p)
+			{
+				if (!json_get_int(p, "hostPort", 0) &&
+				    json_object_get(p, "containerPort"))
+					json_object_set(p, "hostPort",
+							json_object_get(p, "containerPort"));
+			}
+		}
+	}
 }
 
 static bool has_resource(json_t *c, const char *kind, const char *name)
@@ -31,7 +70,8 @@ static const char *qos_class(json_t *spec)
 			for (size_t k = 0; k < 2; k++) {
 				json_t *lim = json_get(json_object_get(res, "limits"), rs[k]);
 				json_t *req = json_get(json_object_get(res, "requests"), rs[k]);
-				if (!has_resource(c, "limits", rs[k]) || (req && !json_equal(req, lim)))
+				if (!has_resource(c, "limits", rs[k]) ||
+				    (req && !json_equal(req, lim)))
 					guaranteed = false;
 			}
 		}
@@ -49,50 +89,325 @@ static void pod_prepare_create(struct api_ctx *ctx, json_t *obj)
 	json_object_set_new(obj, "status", status);
 }
 
+/* The only changes a pod update may make to its spec, as Kubernetes
+ * lists them in its refusal. */
+static const char pod_update_msg[] =
+    "pod updates may not change fields other than `spec.containers[*].image`,"
+    "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,"
+    "`spec.tolerations` (only additions to existing tolerations),"
+    "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously "
+    "negative)";
+
+static bool image_padded(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	return n && (s[0] == ' ' || s[0] == '\t' || s[0] == '\n' || s[n - 1] == ' ' ||
+		     s[n - 1] == '\t' || s[n - 1] == '\n');
+}
+
+/* Container lists keep their length; only images change. False stops the
+ * update checks (Kubernetes reports nothing more then). */
+static bool validate_container_updates(json_t *now, json_t *before, const char *path,
+				       struct field_errors *fe)
+{
+	if (json_array_size(now) != json_array_size(before)) {
+		fe_forbidden(fe, path, "pod updates may not add or remove containers");
+		return false;
+	}
+	size_t i;
+	json_t *c;
+	json_array_foreach(now, i, c)
+	{
+		FE_PATHF(p, "%s[%zu].image", path, i);
+		const char *img = json_get_str(c, "image");
+		if (isempty(img))
+			fe_required(fe, p, NULL);
+		if (image_padded(img))
+			fe_invalid_str(fe, p, img, "must not have leading or trailing whitespace");
+	}
+	return true;
+}
+
+/* A toleration equals another but for tolerationSeconds. */
+static bool toleration_same(json_t *a, json_t *b)
+{
+	_cleanup_json_ json_t *x = json_deep_copy(a), *y = json_deep_copy(b);
+	json_object_del(x, "tolerationSeconds");
+	json_object_del(y, "tolerationSeconds");
+	return json_equal(x, y);
+}
+
+static void validate_pod_update(json_t *spec, json_t *ospec, struct field_errors *fe)
+{
+	if (!validate_container_updates(json_object_get(spec, "containers"),
+					json_object_get(ospec, "containers"), "spec.containers",
+					fe))
+		return;
+	if (!validate_container_updates(json_object_get(spec, "initContainers"),
+					json_object_get(ospec, "initContainers"),
+					"spec.initContainers", fe))
+		return;
+
+	/* activeDeadlineSeconds: set once, then only lowered. */
+	json_t *ads = json_object_get(spec, "activeDeadlineSeconds");
+	json_t *oads = json_object_get(ospec, "activeDeadlineSeconds");
+	if (ads) {
+		if (json_integer_value(ads) < 0 || json_integer_value(ads) > 2147483647) {
+			fe_invalid(fe, "spec.activeDeadlineSeconds", ads,
+				   "must be between 0 and 2147483647, inclusive");
+			return;
+		}
+		if (oads && json_integer_value(oads) < json_integer_value(ads)) {
+			fe_invalid(fe, "spec.activeDeadlineSeconds", ads,
+				   "must be less than or equal to previous value");
+			return;
+		}
+	} else if (oads) {
+		fe_invalid(fe, "spec.activeDeadlineSeconds", NULL,
+			   "must not update from a positive integer to nil value");
+	}
+
+	/* Tolerations: existing ones stay (their tolerationSeconds may change). */
+	size_t i, j;
+	json_t *t, *n;
+	json_array_foreach(json_object_get(ospec, "tolerations"), i, t)
+	{
+		bool found = false;
+		json_array_foreach(json_object_get(spec, "tolerations"), j, n)
+		{
+			found = found || toleration_same(t, n);
+		}
+		if (!found) {
+			fe_forbidden(
+			    fe, "spec.tolerations",
+			    "existing toleration can not be modified except its tolerationSeconds");
+			break;
+		}
+	}
+
+	/* Scheduling gates may only be removed. */
+	json_array_foreach(json_object_get(spec, "schedulingGates"), i, t)
+	{
+		bool old = false;
+		json_array_foreach(json_object_get(ospec, "schedulingGates"), j, n)
+		{
+			old = old || streq_ptr(json_get_str(n, "name"), json_get_str(t, "name"));
+		}
+		if (!old) {
+			FE_PATHF(p, "spec.schedulingGates[%zu].name", i);
+			_cleanup_free_ char *m = xasprintf(
+			    "only deletion is allowed, but found new scheduling gate '%s'",
+			    str_or_empty(t, "name"));
+			fe_forbidden(fe, p, m);
+		}
+	}
+
+	if (json_equal(spec, ospec))
+		return;
+	/* Everything else must be as it was: compare with the allowed
+	 * changes undone. */
+	_cleanup_json_ json_t *a = json_deep_copy(spec);
+	static const char *const lists[] = { "containers", "initContainers" };
+	for (size_t l = 0; l < 2; l++) {
+		json_t *la = json_object_get(a, lists[l]), *lb = json_object_get(ospec, lists[l]);
+		for (i = 0; i < json_array_size(la); i++) {
+			json_t *img = json_object_get(json_array_get(lb, i), "image");
+			if (img)
+				json_object_set(json_array_get(la, i), "image", img);
+			else
+				json_object_del(json_array_get(la, i), "image");
+		}
+	}
+	static const char *const carried[] = { "activeDeadlineSeconds", "schedulingGates",
+					       "tolerations" };
+	for (i = 0; i < ARRAY_SIZE(carried); i++) {
+		json_t *v = json_object_get(ospec, carried[i]);
+		if (v)
+			json_object_set(a, carried[i], v);
+		else
+			json_object_del(a, carried[i]);
+	}
+	json_t *og = json_object_get(ospec, "terminationGracePeriodSeconds");
+	if (og && json_integer_value(og) < 0 &&
+	    json_integer_value(json_object_get(a, "terminationGracePeriodSeconds")) == 1)
+		json_object_set(a, "terminationGracePeriodSeconds", og);
+	/* A gated pod may gain node selector labels (not lose or change them). */
+	if (json_array_size(json_object_get(ospec, "schedulingGates")) > 0) {
+		json_t *ns = json_object_get(a, "nodeSelector"),
+		       *ons = json_object_get(ospec, "nodeSelector");
+		if (!json_equal(ns, ons)) {
+			const char *k;
+			json_t *v;
+			bool only_added = true;
+			json_object_foreach(ons, k, v)
+			{
+				only_added = only_added && json_equal(v, json_object_get(ns, k));
+			}
+			if (!only_added)
+				fe_invalid(fe, "spec.nodeSelector", ns,
+					   "only additions to spec.nodeSelector are allowed (no "
+					   "mutations or deletions)");
+			if (ons)
+				json_object_set(a, "nodeSelector", ons);
+			else
+				json_object_del(a, "nodeSelector");
+		}
+	}
+	if (!json_equal(a, ospec))
+		fe_forbidden(fe, "spec", pod_update_msg);
+}
+
 static void pod_validate(struct api_ctx *ctx, json_t *obj, json_t *old, struct field_errors *fe)
 {
 	json_t *spec = json_object_get(obj, "spec");
-	if (!json_is_object(spec)) {
-		fe_required(fe, "spec", NULL);
+	json_t *ospec = json_object_get(old, "spec");
+	struct pod_validate_opts opts = { .is_pod = true };
+	pod_annotations_validate(json_get(obj, "metadata.annotations"), spec,
+				 "metadata.annotations", fe);
+	pod_spec_validate_opts(spec, "spec", &opts, fe);
+	if (!old) {
+		if (json_array_size(json_object_get(spec, "ephemeralContainers")))
+			fe_forbidden(fe, "spec.ephemeralContainers", "cannot be set on create");
+		if (!isempty(json_get_str(spec, "nodeName")) &&
+		    json_array_size(json_object_get(spec, "schedulingGates")))
+			fe_forbidden(fe, "spec.nodeName",
+				     "cannot be set until all schedulingGates have been cleared");
 		return;
 	}
-	pod_spec_validate(spec, "spec", fe);
-	if (!old)
+	/* The mirror pod annotation may be neither added nor removed. */
+	json_t *ann = json_get(obj, "metadata.annotations");
+	json_t *oann = json_get(old, "metadata.annotations");
+	static const char mirror[] = "kubernetes.io/config.mirror";
+	json_t *m = json_object_get(ann, mirror), *om = json_object_get(oann, mirror);
+	if (om && !json_equal(m, om))
+		fe_forbidden(fe, "metadata.annotations[kubernetes.io/config.mirror]",
+			     "may not remove or update mirror pod annotation");
+	else if (m && !om)
+		fe_forbidden(fe, "metadata.annotations[kubernetes.io/config.mirror]",
+			     "may not add mirror pod annotation");
+	validate_pod_update(spec, ospec, fe);
+}
+
+/* A container that has terminated stays terminated, unless the pod
+ * restarts containers (Always, or OnFailure after a failure). */
+static void validate_state_transitions(json_t *now, json_t *before, const char *restart_policy,
+				       json_t *restartable, const char *path,
+				       struct field_errors *fe)
+{
+	if (streq_ptr(restart_policy, "Always"))
 		return;
-	/* Pods are mostly immutable: only images, activeDeadlineSeconds,
-	 * added tolerations and scheduling gates may change. */
-	_cleanup_json_ json_t *a = json_deep_copy(spec), *b = json_deep_copy(json_object_get(old, "spec"));
-	static const char *const lists[] = { "containers", "initContainers" };
-	for (size_t l = 0; l < 2; l++) {
-		json_t *la = json_object_get(a, lists[l]), *lb = json_object_get(b, lists[l]);
-		for (size_t i = 0; i < json_array_size(la) && i < json_array_size(lb); i++)
-			json_object_set(json_array_get(la, i), "image",
-					json_object_get(json_array_get(lb, i), "image"));
+	size_t i, j;
+	json_t *o, *n;
+	json_array_foreach(before, i, o)
+	{
+		json_t *term = json_get(o, "state.terminated");
+		if (!term)
+			continue;
+		if (json_get_int(term, "exitCode", 0) != 0 &&
+		    streq_ptr(restart_policy, "OnFailure"))
+			continue;
+		const char *name = json_get_str(o, "name");
+		if (json_object_get(restartable, str_or_empty(o, "name")))
+			continue;
+		json_array_foreach(now, j, n)
+		{
+			if (streq_ptr(json_get_str(n, "name"), name) &&
+			    !json_get(n, "state.terminated")) {
+				FE_PATHF(p, "%s[%zu].state", path, i);
+				fe_forbidden(fe, p,
+					     "may not be transitioned to non-terminated state");
+			}
+		}
 	}
-	static const char *const mutable[] = { "activeDeadlineSeconds", "tolerations",
-					       "schedulingGates",
-					       "terminationGracePeriodSeconds" };
-	for (size_t i = 0; i < ARRAY_SIZE(mutable); i++) {
-		json_object_del(a, mutable[i]);
-		json_object_del(b, mutable[i]);
+}
+
+static void validate_pod_ips(json_t *list, const char *path, struct field_errors *fe)
+{
+	size_t i, j;
+	json_t *x, *y;
+	json_array_foreach(list, i, x)
+	{
+		FE_PATHF(p, "%s[%zu]", path, i);
+		validate_ip(json_get_str(x, "ip"), p, fe);
 	}
-	if (!json_equal(a, b))
-		fe_forbidden(fe, "spec",
-			     "pod updates may not change fields other than `spec.containers[*].image`,"
-			     "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,"
-			     "`spec.tolerations` (only additions to existing tolerations),"
-			     "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)");
+	if (json_array_size(list) <= 1)
+		return;
+	_cleanup_json_ json_t *ips = json_array();
+	json_array_foreach(list, i, x)
+	{
+		json_array_append(ips, json_object_get(x, "ip"));
+	}
+	if (!ips_are_dual_stack(ips, false) || json_array_size(list) > 2)
+		fe_invalid(fe, path, list, "may specify no more than one IP for each IP family");
+	json_array_foreach(list, i, x)
+	{
+		json_array_foreach(list, j, y)
+		{
+			if (j >= i)
+				break;
+			if (json_equal(json_object_get(x, "ip"), json_object_get(y, "ip"))) {
+				FE_PATHF(p, "%s[%zu]", path, i);
+				fe_duplicate(fe, p, x);
+				break;
+			}
+		}
+	}
 }
 
 static void pod_validate_status(struct api_ctx *ctx, json_t *obj, json_t *old,
 				struct field_errors *fe)
 {
-	validate_enum(json_object_get(obj, "status"), "phase", "status",
+	json_t *status = json_object_get(obj, "status"), *ostatus = json_object_get(old, "status");
+	json_t *spec = json_object_get(obj, "spec");
+	validate_enum(status, "phase", "status",
 		      STRV("Pending", "Running", "Succeeded", "Failed", "Unknown"), fe);
-	const char *oldnode = json_get_str(old, "spec.nodeName");
-	if (isempty(oldnode) && json_get_str(obj, "status.phase") &&
-	    streq(json_get_str(obj, "status.phase"), "Running"))
-		return; /* a kubelet may not run an unbound pod, but tolerate simulators */
+	size_t i;
+	json_t *c;
+	json_array_foreach(json_object_get(status, "conditions"), i, c)
+	{
+		const char *t = str_or_empty(c, "type");
+		if (streq(t, "PodScheduled") || streq(t, "Ready") || streq(t, "Initialized"))
+			continue;
+		/* Kubernetes reports custom conditions under metadata, as "Type". */
+		FE_PATHF(p, "metadata.conditions[%zu].Type", i);
+		validate_qualified_name_at(t, p, fe);
+	}
+	if (!streq(str_or_empty(spec, "nodeName"), str_or_empty(old, "spec.nodeName")))
+		fe_forbidden(fe, "status.nodeName", "may not be changed directly");
+	const char *nom = json_get_str(status, "nominatedNodeName");
+	if (!isempty(nom) && !streq_ptr(nom, json_get_str(ostatus, "nominatedNodeName")))
+		validate_dns_subdomain_at(nom, "status.nominatedNodeName", fe);
+	/* The QoS class is fixed at creation. A writer that leaves it out keeps it. */
+	json_t *qos = json_object_get(status, "qosClass"),
+	       *oqos = json_object_get(ostatus, "qosClass");
+	if (qos && oqos && !json_equal(qos, oqos))
+		fe_invalid(fe, "status.qosClass", qos, "field is immutable");
+	const char *rp = json_get_str(old, "spec.restartPolicy");
+	_cleanup_json_ json_t *none = json_object(), *sidecars = json_object();
+	json_array_foreach(json_get(old, "spec.initContainers"), i, c)
+	{
+		if (streq_ptr(json_get_str(c, "restartPolicy"), "Always"))
+			json_object_set_new(sidecars, str_or_empty(c, "name"), json_true());
+	}
+	validate_state_transitions(json_object_get(status, "containerStatuses"),
+				   json_object_get(ostatus, "containerStatuses"), rp, none,
+				   "status.containerStatuses", fe);
+	validate_state_transitions(json_object_get(status, "initContainerStatuses"),
+				   json_object_get(ostatus, "initContainerStatuses"), rp, sidecars,
+				   "status.initContainerStatuses", fe);
+	validate_state_transitions(json_object_get(status, "ephemeralContainerStatuses"),
+				   json_object_get(ostatus, "ephemeralContainerStatuses"), "Never",
+				   none, "status.ephemeralContainerStatuses", fe);
+	validate_pod_ips(json_object_get(status, "podIPs"), "status.podIPs", fe);
+	json_t *hips = json_object_get(status, "hostIPs");
+	if (json_array_size(hips)) {
+		const char *h0 = json_get_str(json_array_get(hips, 0), "ip");
+		if (!streq_ptr(h0, json_get_str(status, "hostIP"))) {
+			_cleanup_json_ json_t *v = json_string(h0 ? h0 : "");
+			fe_invalid(fe, "status.hostIPs[0].ip", v, "must be equal to `hostIP`");
+		}
+		validate_pod_ips(hips, "status.hostIPs", fe);
+	}
 }
 
 /* Graceful deletion: a pod bound to a node is marked and its kubelet
@@ -120,9 +435,15 @@ static bool pod_on_delete(struct api_ctx *ctx, json_t *obj, json_t *opts)
 }
 
 static const char *const pod_fields[] = {
-	"spec.nodeName",	  "spec.restartPolicy", "spec.schedulerName",
-	"spec.serviceAccountName", "spec.hostNetwork",	 "status.phase",
-	"status.podIP",		  "status.nominatedNodeName", NULL,
+	"spec.nodeName",
+	"spec.restartPolicy",
+	"spec.schedulerName",
+	"spec.serviceAccountName",
+	"spec.hostNetwork",
+	"status.phase",
+	"status.podIP",
+	"status.nominatedNodeName",
+	NULL,
 };
 
 static void pod_get_fields(json_t *obj, const char **v)
@@ -239,8 +560,8 @@ static void pod_reason(json_t *obj, struct strbuf *reason, int *ready, int64_t *
 	if (json_get_str(obj, "metadata.deletionTimestamp")) {
 		strbuf_reset(reason);
 		strbuf_addstr(reason, streq_ptr(json_get_str(status, "reason"), "NodeLost")
-					      ? "Unknown"
-					      : "Terminating");
+					  ? "Unknown"
+					  : "Terminating");
 	}
 }
 
@@ -281,7 +602,8 @@ static void pod_row(json_t *obj, json_t *cells, int64_t now)
 		{
 			json_array_foreach(json_get(obj, "status.conditions"), k, c)
 			{
-				if (streq_ptr(json_get_str(c, "type"), json_get_str(gate, "conditionType")) &&
+				if (streq_ptr(json_get_str(c, "type"),
+					      json_get_str(gate, "conditionType")) &&
 				    streq_ptr(json_get_str(c, "status"), "True"))
 					trues++;
 			}

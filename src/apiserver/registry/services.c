@@ -21,53 +21,132 @@ static bool wants_node_ports(json_t *spec)
 		json_get_bool(spec, "allocateLoadBalancerNodePorts", true));
 }
 
+/* NodePort and LoadBalancer services, and any with external IPs, take
+ * traffic from outside the cluster. */
+static bool externally_accessible(json_t *spec)
+{
+	return type_is(spec, "NodePort") || type_is(spec, "LoadBalancer") ||
+	       (type_is(spec, "ClusterIP") &&
+		json_array_size(json_object_get(spec, "externalIPs")));
+}
+
+static bool is_headless(json_t *spec)
+{
+	json_t *ips = json_object_get(spec, "clusterIPs");
+	return json_array_size(ips) == 1 &&
+	       streq_ptr(json_string_value(json_array_get(ips, 0)), "None");
+}
+
 static void svc_defaults(json_t *obj)
 {
 	json_t *spec = json_object_ensure(obj, "spec");
 	default_str(spec, "type", "ClusterIP");
 	default_str(spec, "sessionAffinity", "None");
-	bool external = type_is(spec, "ExternalName");
+	if (streq(str_or_empty(spec, "sessionAffinity"), "None"))
+		json_object_del(spec, "sessionAffinityConfig");
+	if (streq(str_or_empty(spec, "sessionAffinity"), "ClientIP") &&
+	    !json_get(spec, "sessionAffinityConfig.clientIP.timeoutSeconds"))
+		json_object_set_new(spec, "sessionAffinityConfig",
+				    json_pack("{s:{s:i}}", "clientIP", "timeoutSeconds", 10800));
 	size_t i;
 	json_t *p;
 	json_array_foreach(json_object_get(spec, "ports"), i, p)
 	{
 		default_str(p, "protocol", "TCP");
-		if (!json_object_get(p, "targetPort") && json_object_get(p, "port"))
+		json_t *tp = json_object_get(p, "targetPort");
+		if ((!tp || json_is_empty_value(tp)) && json_object_get(p, "port"))
 			json_object_set(p, "targetPort", json_object_get(p, "port"));
 	}
-	if (!external) {
+	if (externally_accessible(spec))
+		default_str(spec, "externalTrafficPolicy", "Cluster");
+	if (type_is(spec, "NodePort") || type_is(spec, "LoadBalancer") ||
+	    type_is(spec, "ClusterIP"))
 		default_str(spec, "internalTrafficPolicy", "Cluster");
+	if (!type_is(spec, "ExternalName")) {
+		/* The IP family fields are the allocator's; this server is IPv4 only. */
 		if (!json_object_get(spec, "ipFamilies"))
 			json_object_set_new(spec, "ipFamilies", json_pack("[s]", "IPv4"));
 		default_str(spec, "ipFamilyPolicy", "SingleStack");
 	}
-	if (type_is(spec, "NodePort") || type_is(spec, "LoadBalancer"))
-		default_str(spec, "externalTrafficPolicy", "Cluster");
 	if (type_is(spec, "LoadBalancer"))
 		default_bool(spec, "allocateLoadBalancerNodePorts", true);
-	if (streq(str_or_empty(spec, "sessionAffinity"), "ClientIP") &&
-	    !json_object_get(spec, "sessionAffinityConfig"))
-		json_object_set_new(spec, "sessionAffinityConfig",
-				    json_pack("{s:{s:i}}", "clientIP", "timeoutSeconds", 10800));
 	const char *ip = json_get_str(spec, "clusterIP");
-	if (!isempty(ip) && !json_object_get(spec, "clusterIPs"))
+	if (!isempty(ip) && !json_array_size(json_object_get(spec, "clusterIPs")))
 		json_object_set_new(spec, "clusterIPs", json_pack("[s]", ip));
 	json_t *status = json_object_ensure(obj, "status");
-	if (!json_object_get(status, "loadBalancer"))
-		json_object_set_new(status, "loadBalancer", json_object());
+	json_t *lb = json_object_ensure(status, "loadBalancer");
+	if (type_is(spec, "LoadBalancer")) {
+		json_array_foreach(json_object_get(lb, "ingress"), i, p)
+		{
+			if (!isempty(json_get_str(p, "ip")) && !json_object_get(p, "ipMode"))
+				json_set_str(p, "ipMode", "VIP");
+		}
+	}
+}
+
+/* Fields that belong to one service type, dropped when an update moves
+ * the service away from that type and leaves them as they were. */
+static void drop_type_dependent_fields(json_t *spec, json_t *ospec)
+{
+	static const char *const unchanged_drops[] = { "clusterIP", "clusterIPs", "ipFamilies",
+						       "ipFamilyPolicy" };
+	if (type_is(spec, "ExternalName") && !type_is(ospec, "ExternalName")) {
+		for (size_t i = 0; i < ARRAY_SIZE(unchanged_drops); i++) {
+			json_t *v = json_object_get(spec, unchanged_drops[i]);
+			if (v && json_equal(v, json_object_get(ospec, unchanged_drops[i])))
+				json_object_del(spec, unchanged_drops[i]);
+		}
+	}
+	if (!wants_node_ports(spec)) {
+		size_t i, k;
+		json_t *p, *op;
+		json_array_foreach(json_object_get(spec, "ports"), i, p)
+		{
+			json_t *np = json_object_get(p, "nodePort");
+			if (!np)
+				continue;
+			json_array_foreach(json_object_get(ospec, "ports"), k, op)
+			{
+				if (json_equal(np, json_object_get(op, "nodePort"))) {
+					json_object_del(p, "nodePort");
+					break;
+				}
+			}
+		}
+	}
+	if (!type_is(spec, "LoadBalancer")) {
+		static const char *const lb_only[] = { "allocateLoadBalancerNodePorts",
+						       "loadBalancerClass" };
+		for (size_t i = 0; i < ARRAY_SIZE(lb_only); i++) {
+			json_t *v = json_object_get(spec, lb_only[i]);
+			if (v && json_equal(v, json_object_get(ospec, lb_only[i])))
+				json_object_del(spec, lb_only[i]);
+		}
+	}
+	json_t *etp = json_object_get(spec, "externalTrafficPolicy");
+	if (etp && !externally_accessible(spec) &&
+	    json_equal(etp, json_object_get(ospec, "externalTrafficPolicy")))
+		json_object_del(spec, "externalTrafficPolicy");
+	json_t *hc = json_object_get(spec, "healthCheckNodePort");
+	if (hc &&
+	    !(type_is(spec, "LoadBalancer") &&
+	      streq(str_or_empty(spec, "externalTrafficPolicy"), "Local")) &&
+	    json_equal(hc, json_object_get(ospec, "healthCheckNodePort")))
+		json_object_del(spec, "healthCheckNodePort");
 }
 
 static void svc_prepare_update(struct api_ctx *ctx, json_t *obj, json_t *old)
 {
-	/* An update that leaves out what was allocated keeps it. */
 	json_t *spec = json_object_ensure(obj, "spec"), *ospec = json_object_get(old, "spec");
+	drop_type_dependent_fields(spec, ospec);
+	/* An update that leaves out what was allocated keeps it. */
 	if (isempty(json_get_str(spec, "clusterIP")) && !type_is(spec, "ExternalName") &&
 	    !type_is(ospec, "ExternalName")) {
 		json_t *ip = json_object_get(ospec, "clusterIP");
 		if (ip)
 			json_object_set(spec, "clusterIP", ip);
 		json_t *ips = json_object_get(ospec, "clusterIPs");
-		if (ips)
+		if (ips && !json_array_size(json_object_get(spec, "clusterIPs")))
 			json_object_set(spec, "clusterIPs", ips);
 	}
 	if (!wants_node_ports(spec))
@@ -94,85 +173,384 @@ static void svc_prepare_update(struct api_ctx *ctx, json_t *obj, json_t *old)
 static void validate_ports(json_t *spec, struct field_errors *fe)
 {
 	json_t *ports = json_object_get(spec, "ports");
-	size_t n = json_array_size(ports), i;
-	json_t *p;
-	bool headless = streq(str_or_empty(spec, "clusterIP"), "None");
-	if (n == 0 && !type_is(spec, "ExternalName") && !headless)
+	size_t n = json_array_size(ports), i, k;
+	json_t *p, *q;
+	if (n == 0 && !type_is(spec, "ExternalName") && !is_headless(spec))
 		fe_required(fe, "spec.ports", NULL);
-	_cleanup_json_ json_t *names = json_object(), *seen = json_object();
+	_cleanup_json_ json_t *names = json_object();
 	json_array_foreach(ports, i, p)
 	{
-		_cleanup_free_ char *pp = fe_index("spec.ports", i);
-		_cleanup_free_ char *np = fe_path(pp, "name");
-		const char *name = json_get_str(p, "name");
-		if (n > 1 && isempty(name))
+		FE_PATHF(pp, "spec.ports[%zu]", i);
+		FE_PATHF(np, "%s.name", pp);
+		const char *name = str_or_empty(p, "name");
+		if (n > 1 && !*name) {
 			fe_required(fe, np, NULL);
-		if (!isempty(name)) {
-			_cleanup_free_ char *m = validate_dns1123_label(name);
-			if (m)
-				fe_invalid_str(fe, np, name, m);
+		} else if (*name) {
+			validate_dns_label_at(name, np, fe);
 			if (json_object_get(names, name))
 				fe_duplicate(fe, np, json_object_get(p, "name"));
 			json_object_set_new(names, name, json_true());
 		}
-		_cleanup_free_ char *portp = fe_path(pp, "port");
-		if (!json_object_get(p, "port"))
-			fe_required(fe, portp, NULL);
-		else
-			validate_port_number(json_object_get(p, "port"), portp, fe);
-		validate_enum(p, "protocol", pp, STRV("SCTP", "TCP", "UDP"), fe);
-		json_t *tp = json_object_get(p, "targetPort");
-		_cleanup_free_ char *tpp = fe_path(pp, "targetPort");
-		if (json_is_integer(tp)) {
-			validate_port_number(tp, tpp, fe);
-		} else if (json_is_string(tp)) {
-			_cleanup_free_ char *m = validate_port_name(json_string_value(tp));
-			if (m)
-				fe_invalid(fe, tpp, tp, m);
+		FE_PATHF(portp, "%s.port", pp);
+		json_t *port = json_object_get(p, "port");
+		_cleanup_json_ json_t *zero = json_integer(0);
+		validate_port_number(port ? port : zero, portp, fe);
+		validate_enum_required(p, "protocol", pp, STRV("SCTP", "TCP", "UDP"), fe);
+		FE_PATHF(tpp, "%s.targetPort", pp);
+		validate_port_num_or_name(json_object_get(p, "targetPort"), tpp, fe);
+		const char *ap = json_get_str(p, "appProtocol");
+		if (ap) {
+			FE_PATHF(app, "%s.appProtocol", pp);
+			validate_qualified_name_at(ap, app, fe);
 		}
-		json_t *np2 = json_object_get(p, "nodePort");
-		if (np2 && json_integer_value(np2) && !wants_node_ports(spec) &&
-		    !type_is(spec, "LoadBalancer")) {
-			_cleanup_free_ char *npp = fe_path(pp, "nodePort");
+	}
+	if (type_is(spec, "ClusterIP")) {
+		json_array_foreach(ports, i, p)
+		{
+			if (!json_get_int(p, "nodePort", 0))
+				continue;
+			FE_PATHF(npp, "spec.ports[%zu].nodePort", i);
 			fe_forbidden(fe, npp, "may not be used when `type` is 'ClusterIP'");
 		}
-		_cleanup_free_ char *key = xasprintf("%lld/%s", (long long)json_get_int(p, "port", 0),
-						     str_or_empty(p, "protocol"));
-		if (json_object_get(seen, key))
-			fe_duplicate(fe, pp, json_pack("{s:O, s:O}", "port", json_object_get(p, "port"),
-						       "protocol", json_object_get(p, "protocol")));
-		json_object_set_new(seen, key, json_true());
+	}
+	/* (protocol, nodePort) and (protocol, port) are each unique. */
+	json_array_foreach(ports, i, p)
+	{
+		json_t *np = json_object_get(p, "nodePort");
+		if (!json_integer_value(np))
+			continue;
+		json_array_foreach(ports, k, q)
+		{
+			if (k >= i)
+				break;
+			if (json_equal(np, json_object_get(q, "nodePort")) &&
+			    streq(str_or_empty(p, "protocol"), str_or_empty(q, "protocol"))) {
+				FE_PATHF(npp, "spec.ports[%zu].nodePort", i);
+				fe_duplicate(fe, npp, np);
+				break;
+			}
+		}
+	}
+	json_array_foreach(ports, i, p)
+	{
+		json_array_foreach(ports, k, q)
+		{
+			if (k >= i)
+				break;
+			if (json_get_int(p, "port", 0) == json_get_int(q, "port", 0) &&
+			    streq(str_or_empty(p, "protocol"), str_or_empty(q, "protocol"))) {
+				FE_PATHF(pp, "spec.ports[%zu]", i);
+				_cleanup_json_ json_t *key = json_pack(
+				    "{s:I, s:s}", "port", (json_int_t)json_get_int(p, "port", 0),
+				    "protocol", str_or_empty(p, "protocol"));
+				fe_duplicate(fe, pp, key);
+				break;
+			}
+		}
+	}
+}
+
+static void validate_cluster_ips(json_t *spec, struct field_errors *fe)
+{
+	const char *ip = str_or_empty(spec, "clusterIP");
+	json_t *ips = json_object_get(spec, "clusterIPs");
+	size_t n = json_array_size(ips), i;
+	json_t *x;
+	if (*ip) {
+		if (n == 0)
+			fe_required(fe, "spec.clusterIPs", NULL);
+		else if (!streq_ptr(json_string_value(json_array_get(ips, 0)), ip))
+			fe_invalid(fe, "spec.clusterIPs", ips,
+				   "first value must match `clusterIP`");
+	} else if (n) {
+		fe_invalid(fe, "spec.clusterIPs", ips,
+			   "must be empty when `clusterIP` is not specified");
+	}
+	json_t *fams = json_object_get(spec, "ipFamilies");
+	_cleanup_json_ json_t *seen = json_object();
+	json_array_foreach(fams, i, x)
+	{
+		FE_PATHF(p, "spec.ipFamilies[%zu]", i);
+		const char *f = json_string_value(x);
+		if (!streq_ptr(f, "IPv4") && !streq_ptr(f, "IPv6"))
+			fe_not_supported(fe, p, x, STRV("IPv4", "IPv6"));
+		if (f && json_object_get(seen, f))
+			fe_duplicate(fe, p, x);
+		if (f)
+			json_object_set_new(seen, f, json_true());
+	}
+	validate_enum(spec, "ipFamilyPolicy", "spec",
+		      STRV("PreferDualStack", "RequireDualStack", "SingleStack"), fe);
+	bool bad = false;
+	json_array_foreach(ips, i, x)
+	{
+		const char *s = json_string_value(x);
+		if (i == 0 && streq_ptr(s, "None")) {
+			if (n > 1) {
+				bad = true;
+				fe_invalid(fe, "spec.clusterIPs", ips,
+					   "'None' must be the first and only value");
+			}
+			continue;
+		}
+		FE_PATHF(p, "spec.clusterIPs[%zu]", i);
+		size_t before = fe->n;
+		validate_ip(s, p, fe);
+		bad = bad || fe->n != before;
+	}
+	if (n > 2)
+		fe_invalid(fe, "spec.clusterIPs", ips, "may only hold up to 2 values");
+	if (bad)
+		return;
+	if (n > 1 && !ips_are_dual_stack(ips, false))
+		fe_invalid(fe, "spec.clusterIPs", ips,
+			   "may specify no more than one IP for each IP family");
+	if (is_headless(spec))
+		return;
+	json_array_foreach(ips, i, x)
+	{
+		const char *f = json_string_value(json_array_get(fams, i));
+		if (!f)
+			break;
+		int fam = ip_family(json_string_value(x));
+		if ((streq(f, "IPv4") && fam == 6) || (streq(f, "IPv6") && fam != 6)) {
+			FE_PATHF(p, "spec.clusterIPs[%zu]", i);
+			_cleanup_free_ char *m =
+			    xasprintf("expected an %s value as indicated by `ipFamilies[%zu]`",
+				      streq(f, "IPv4") ? "IPv4" : "IPv6", i);
+			fe_invalid(fe, p, x, m);
+		}
+	}
+}
+
+/* What an update may do to the allocated addresses and families. */
+static void validate_ip_updates(json_t *spec, json_t *ospec, struct field_errors *fe)
+{
+	if (type_is(spec, "ExternalName") || type_is(ospec, "ExternalName"))
+		return;
+	bool h = is_headless(spec), oh = is_headless(ospec);
+	static const struct {
+		const char *key, *what;
+	} lists[] = { { "clusterIPs", "clusterIP" }, { "ipFamilies", "ipFamily" } };
+	for (size_t l = 0; l < 2; l++) {
+		if (h && oh)
+			continue;
+		if (l == 1 && h != oh)
+			continue;
+		json_t *now = json_object_get(spec, lists[l].key),
+		       *was = json_object_get(ospec, lists[l].key);
+		size_t n = json_array_size(now), on = json_array_size(was);
+		FE_PATHF(p0, "spec.%s[0]", lists[l].key);
+		if (n == on) {
+			for (size_t i = 0; i < on; i++) {
+				if (json_equal(json_array_get(now, i), json_array_get(was, i)))
+					continue;
+				/* Kubernetes reports a changed family at index 0 whatever the
+				 * index. */
+				FE_PATHF(p, "spec.%s[%zu]", lists[l].key, l == 0 ? i : 0);
+				fe_invalid(fe, p, now, "may not change once set");
+			}
+		} else if (on > n) {
+			if (n == 0) {
+				_cleanup_free_ char *m =
+				    xasprintf("primary %s can not be unset", lists[l].what);
+				fe_invalid(fe, p0, now, m);
+			} else if (!json_equal(json_array_get(now, 0), json_array_get(was, 0))) {
+				fe_invalid(fe, p0, now, "may not change once set");
+			}
+			if (n == 1 && !streq(str_or_empty(spec, "ipFamilyPolicy"), "SingleStack")) {
+				_cleanup_free_ char *m = xasprintf(
+				    "must be set to 'SingleStack' when releasing the secondary %s",
+				    lists[l].what);
+				fe_invalid(fe, "spec.ipFamilyPolicy",
+					   json_object_get(spec, "ipFamilyPolicy"), m);
+			}
+		} else if (on > 0 && !json_equal(json_array_get(now, 0), json_array_get(was, 0))) {
+			fe_invalid(fe, p0, now, "may not change once set");
+		}
 	}
 }
 
 static void svc_validate(struct api_ctx *ctx, json_t *obj, json_t *old, struct field_errors *fe)
 {
-	json_t *spec = json_object_get(obj, "spec");
-	validate_enum(spec, "type", "spec", STRV("ClusterIP", "ExternalName", "LoadBalancer", "NodePort"),
-		      fe);
-	validate_enum(spec, "sessionAffinity", "spec", STRV("ClientIP", "None"), fe);
-	validate_enum(spec, "externalTrafficPolicy", "spec", STRV("Cluster", "Local"), fe);
-	validate_enum(spec, "internalTrafficPolicy", "spec", STRV("Cluster", "Local"), fe);
-	validate_ports(spec, fe);
-	meta_validate_labels(json_object_get(spec, "selector"), "spec.selector", fe);
+	json_t *spec = json_object_get(obj, "spec"), *ospec = json_object_get(old, "spec");
+	size_t i;
+	json_t *x;
+	if (old) {
+		validate_ip_updates(spec, ospec, fe);
+		if (type_is(spec, "LoadBalancer") && type_is(ospec, "LoadBalancer") &&
+		    !json_equal(json_object_get(spec, "loadBalancerClass"),
+				json_object_get(ospec, "loadBalancerClass")) &&
+		    (json_object_get(spec, "loadBalancerClass") ||
+		     json_object_get(ospec, "loadBalancerClass")))
+			fe_invalid(fe, "spec.loadBalancerClass",
+				   json_object_get(spec, "loadBalancerClass"),
+				   "may not change once set");
+		bool hc = type_is(spec, "LoadBalancer") &&
+			  streq(str_or_empty(spec, "externalTrafficPolicy"), "Local");
+		bool ohc = type_is(ospec, "LoadBalancer") &&
+			   streq(str_or_empty(ospec, "externalTrafficPolicy"), "Local");
+		if (hc && ohc &&
+		    json_get_int(spec, "healthCheckNodePort", 0) !=
+			json_get_int(ospec, "healthCheckNodePort", 0))
+			fe_forbidden(fe, "spec.healthCheckNodePort", "field is immutable");
+	}
+
+	if (type_is(spec, "LoadBalancer") && is_headless(spec))
+		fe_invalid(fe, "spec.clusterIPs[0]",
+			   json_array_get(json_object_get(spec, "clusterIPs"), 0),
+			   "may not be set to 'None' for LoadBalancer services");
+	if (type_is(spec, "NodePort") && is_headless(spec))
+		fe_invalid(fe, "spec.clusterIPs[0]",
+			   json_array_get(json_object_get(spec, "clusterIPs"), 0),
+			   "may not be set to 'None' for NodePort services");
 	if (type_is(spec, "ExternalName")) {
-		const char *en = json_get_str(spec, "externalName");
-		if (isempty(en)) {
+		if (json_array_size(json_object_get(spec, "clusterIPs")))
+			fe_forbidden(fe, "spec.clusterIPs",
+				     "may not be set for ExternalName services");
+		if (json_array_size(json_object_get(spec, "ipFamilies")))
+			fe_forbidden(fe, "spec.ipFamilies",
+				     "may not be set for ExternalName services");
+		if (json_object_get(spec, "ipFamilyPolicy"))
+			fe_forbidden(fe, "spec.ipFamilyPolicy",
+				     "may not be set for ExternalName services");
+		/* A CNAME may end with a dot to say it is fully qualified. */
+		const char *en = str_or_empty(spec, "externalName");
+		size_t n = strlen(en);
+		_cleanup_free_ char *cname = xstrndup(en, n && en[n - 1] == '.' ? n - 1 : n);
+		if (*cname)
+			validate_dns_subdomain_at(cname, "spec.externalName", fe);
+		else
 			fe_required(fe, "spec.externalName", NULL);
-		} else {
-			_cleanup_free_ char *m = validate_dns1123_subdomain(en);
-			if (m)
-				fe_invalid_str(fe, "spec.externalName", en, m);
+	}
+	validate_ports(spec, fe);
+	validate_labels_at(json_object_get(spec, "selector"), "spec.selector", fe);
+	validate_enum_required(spec, "sessionAffinity", "spec", STRV("ClientIP", "None"), fe);
+	const char *aff = str_or_empty(spec, "sessionAffinity");
+	json_t *sac = json_object_get(spec, "sessionAffinityConfig");
+	if (streq(aff, "ClientIP")) {
+		json_t *t = json_get(sac, "clientIP.timeoutSeconds");
+		if (!sac)
+			fe_required(fe, "spec.sessionAffinityConfig",
+				    "when session affinity type is ClientIP");
+		else if (!json_object_get(sac, "clientIP"))
+			fe_required(fe, "spec.sessionAffinityConfig.clientIP",
+				    "when session affinity type is ClientIP");
+		else if (!t)
+			fe_required(fe, "spec.sessionAffinityConfig.clientIP.timeoutSeconds",
+				    "when session affinity type is ClientIP");
+		else if (json_integer_value(t) <= 0 || json_integer_value(t) > 86400)
+			fe_invalid(fe, "spec.sessionAffinityConfig.clientIP.timeoutSeconds", t,
+				   "must be greater than 0 and less than 86400");
+	} else if (streq(aff, "None") && sac) {
+		fe_forbidden(fe, "spec.sessionAffinityConfig",
+			     "must not be set when session affinity is None");
+	}
+	if (!type_is(spec, "ExternalName"))
+		validate_cluster_ips(spec, fe);
+	json_array_foreach(json_object_get(spec, "externalIPs"), i, x)
+	{
+		FE_PATHF(p, "spec.externalIPs[%zu]", i);
+		size_t before = fe->n;
+		validate_ip(json_string_value(x), p, fe);
+		if (fe->n == before)
+			validate_non_special_ip(json_string_value(x), p, fe);
+	}
+	validate_enum_required(spec, "type", "spec",
+			       STRV("ClusterIP", "ExternalName", "LoadBalancer", "NodePort"), fe);
+	json_t *ranges = json_object_get(spec, "loadBalancerSourceRanges");
+	if (json_array_size(ranges)) {
+		/* Kubernetes spells this path with a capital L. */
+		if (!type_is(spec, "LoadBalancer"))
+			fe_forbidden(fe, "spec.LoadBalancerSourceRanges",
+				     "may only be used when `type` is 'LoadBalancer'");
+		json_array_foreach(ranges, i, x)
+		{
+			FE_PATHF(p, "spec.LoadBalancerSourceRanges[%zu]", i);
+			const char *s = str_or_empty_json(x, "");
+			while (*s == ' ' || *s == '\t')
+				s++;
+			size_t n = strlen(s);
+			while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+				n--;
+			_cleanup_free_ char *t = xstrndup(s, n);
+			validate_cidr(t, p, fe);
 		}
 	}
-	const char *ip = json_get_str(spec, "clusterIP");
-	struct in_addr in;
-	if (!isempty(ip) && !streq(ip, "None") && inet_pton(AF_INET, ip, &in) != 1)
-		fe_invalid_str(fe, "spec.clusterIP", ip, "must be a valid IP address, (e.g. 10.9.8.7)");
-	if (old && !type_is(spec, "ExternalName") && !type_is(json_object_get(old, "spec"), "ExternalName")) {
-		const char *oip = json_get_str(old, "spec.clusterIP");
-		if (!isempty(oip) && !streq_ptr(ip, oip))
-			fe_invalid_str(fe, "spec.clusterIP", ip ? ip : "", "field is immutable");
+	if (json_object_get(spec, "allocateLoadBalancerNodePorts") &&
+	    !type_is(spec, "LoadBalancer"))
+		fe_forbidden(fe, "spec.allocateLoadBalancerNodePorts",
+			     "may only be used when `type` is 'LoadBalancer'");
+	json_t *lbc = json_object_get(spec, "loadBalancerClass");
+	if (lbc && type_is(spec, "LoadBalancer"))
+		validate_qualified_name_at(json_string_value(lbc), "spec.loadBalancerClass", fe);
+	else if (lbc)
+		fe_forbidden(fe, "spec.loadBalancerClass",
+			     "may only be used when `type` is 'LoadBalancer'");
+	json_t *etp = json_object_get(spec, "externalTrafficPolicy");
+	if (!externally_accessible(spec)) {
+		if (etp && !json_is_empty_value(etp))
+			fe_invalid(fe, "spec.externalTrafficPolicy", etp,
+				   "may only be set for externally-accessible services");
+	} else {
+		validate_enum_required(spec, "externalTrafficPolicy", "spec",
+				       STRV("Cluster", "Local"), fe);
+	}
+	json_t *hc = json_object_get(spec, "healthCheckNodePort");
+	bool needs_hc = type_is(spec, "LoadBalancer") &&
+			streq(str_or_empty(spec, "externalTrafficPolicy"), "Local");
+	if (!needs_hc && json_integer_value(hc))
+		fe_invalid(fe, "spec.healthCheckNodePort", hc,
+			   "may only be set when `type` is 'LoadBalancer' and "
+			   "`externalTrafficPolicy` is 'Local'");
+	else if (needs_hc && json_integer_value(hc))
+		validate_port_number(hc, "spec.healthCheckNodePort", fe);
+	if (!json_object_get(spec, "internalTrafficPolicy") &&
+	    (type_is(spec, "NodePort") || type_is(spec, "LoadBalancer") ||
+	     type_is(spec, "ClusterIP")))
+		fe_required(fe, "spec.internalTrafficPolicy", NULL);
+	validate_enum(spec, "internalTrafficPolicy", "spec", STRV("Cluster", "Local"), fe);
+	validate_enum(spec, "trafficDistribution", "spec",
+		      STRV("PreferClose", "PreferSameNode", "PreferSameZone"), fe);
+}
+
+static void svc_validate_status(struct api_ctx *ctx, json_t *obj, json_t *old,
+				struct field_errors *fe)
+{
+	json_t *spec = json_object_get(obj, "spec");
+	json_t *ingress = json_get(obj, "status.loadBalancer.ingress");
+	if (json_array_size(ingress) && !type_is(spec, "LoadBalancer")) {
+		fe_forbidden(fe, "status.loadBalancer.ingress",
+			     "may only be used when `spec.type` is 'LoadBalancer'");
+		return;
+	}
+	size_t i;
+	json_t *in;
+	json_array_foreach(ingress, i, in)
+	{
+		FE_PATHF(p, "status.loadBalancer.ingress[%zu]", i);
+		const char *ip = json_get_str(in, "ip");
+		json_t *mode = json_object_get(in, "ipMode");
+		if (!isempty(ip)) {
+			FE_PATHF(ipp, "%s.ip", p);
+			validate_ip(ip, ipp, fe);
+		}
+		FE_PATHF(mp, "%s.ipMode", p);
+		if (!mode && !isempty(ip))
+			fe_required(fe, mp, "must be specified when `ip` is set");
+		else if (mode && isempty(ip))
+			fe_forbidden(fe, mp, "may not be specified when `ip` is not set");
+		else if (mode && !streq_ptr(json_string_value(mode), "VIP") &&
+			 !streq_ptr(json_string_value(mode), "Proxy"))
+			fe_not_supported(fe, mp, mode, STRV("Proxy", "VIP"));
+		const char *host = json_get_str(in, "hostname");
+		if (!isempty(host)) {
+			FE_PATHF(hp, "%s.hostname", p);
+			validate_dns_subdomain_at(host, hp, fe);
+			if (ip_family(host))
+				fe_invalid_str(fe, hp, host,
+					       "must be a DNS name, not an IP address");
+		}
 	}
 }
 
@@ -192,10 +570,15 @@ static int svc_allocate(struct api_ctx *ctx, json_t *obj, json_t *old, struct ap
 		if (r < 0) {
 			struct field_errors fe = { 0 };
 			_cleanup_free_ char *m =
-				r == -EEXIST ? xasprintf("failed to allocate IP %s: provided IP is already allocated", ip)
-				: r == -ERANGE ? xasprintf("failed to allocate IP %s: the provided IP (%s) is not in the valid range. The range of valid IPs is %s",
-							   ip, ip, alloc_cidr(a))
-					       : xstrdup("failed to allocate a serviceIP: range is full");
+			    r == -EEXIST
+				? xasprintf(
+				      "failed to allocate IP %s: provided IP is already allocated",
+				      ip)
+			    : r == -ERANGE
+				? xasprintf("failed to allocate IP %s: the provided IP (%s) is not "
+					    "in the valid range. The range of valid IPs is %s",
+					    ip, ip, alloc_cidr(a))
+				: xstrdup("failed to allocate a serviceIP: range is full");
 			fe_invalid_str(&fe, "spec.clusterIPs", ip ? ip : "", m);
 			api_error_invalid(err, ctx->res, json_get_str(obj, "metadata.name"), &fe);
 			field_errors_release(&fe);
@@ -215,8 +598,10 @@ static int svc_allocate(struct api_ctx *ctx, json_t *obj, json_t *old, struct ap
 		bool held = false;
 		size_t k;
 		json_t *op;
-		json_array_foreach(json_object_get(ospec, "ports"), k, op) held =
-			held || (want && json_get_int(op, "nodePort", 0) == want);
+		json_array_foreach(json_object_get(ospec, "ports"), k, op)
+		{
+			held = held || (want && json_get_int(op, "nodePort", 0) == want);
+		}
 		if (held)
 			continue;
 		int r = alloc_port(a, want, &got);
@@ -226,8 +611,10 @@ static int svc_allocate(struct api_ctx *ctx, json_t *obj, json_t *old, struct ap
 				json_t *q = json_array_get(json_object_get(spec, "ports"), j);
 				int np = (int)json_get_int(q, "nodePort", 0);
 				bool oheld = false;
-				json_array_foreach(json_object_get(ospec, "ports"), k, op) oheld =
-					oheld || json_get_int(op, "nodePort", 0) == np;
+				json_array_foreach(json_object_get(ospec, "ports"), k, op)
+				{
+					oheld = oheld || json_get_int(op, "nodePort", 0) == np;
+				}
 				if (!oheld)
 					alloc_release_port(a, np);
 			}
@@ -239,9 +626,11 @@ static int svc_allocate(struct api_ctx *ctx, json_t *obj, json_t *old, struct ap
 			int mn, mx;
 			alloc_port_range(a, &mn, &mx);
 			_cleanup_free_ char *m =
-				r == -EEXIST ? xstrdup("provided port is already allocated")
-				: r == -ERANGE ? xasprintf("provided port is not in the valid range. The range of valid ports is %d-%d", mn, mx)
-					       : xstrdup("range is full");
+			    r == -EEXIST   ? xstrdup("provided port is already allocated")
+			    : r == -ERANGE ? xasprintf("provided port is not in the valid range. "
+						       "The range of valid ports is %d-%d",
+						       mn, mx)
+					   : xstrdup("range is full");
 			fe_invalid(&fe, npath, json_object_get(p, "nodePort"), m);
 			api_error_invalid(err, ctx->res, json_get_str(obj, "metadata.name"), &fe);
 			field_errors_release(&fe);
@@ -268,8 +657,10 @@ static void svc_release(struct api_ctx *ctx, json_t *obj, json_t *new_obj)
 		if (!port)
 			continue;
 		bool kept = false;
-		json_array_foreach(json_get(new_obj, "spec.ports"), k, np) kept =
-			kept || json_get_int(np, "nodePort", 0) == port;
+		json_array_foreach(json_get(new_obj, "spec.ports"), k, np)
+		{
+			kept = kept || json_get_int(np, "nodePort", 0) == port;
+		}
 		if (!kept)
 			alloc_release_port(a, port);
 	}
@@ -374,6 +765,7 @@ const struct resource resource_services = {
 	.defaults = svc_defaults,
 	.prepare_update = svc_prepare_update,
 	.validate = svc_validate,
+	.validate_status = svc_validate_status,
 	.allocate = svc_allocate,
 	.release = svc_release,
 	.columns = svc_columns,
