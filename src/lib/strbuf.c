@@ -26,6 +26,7 @@ void strbuf_grow(struct strbuf *sb, size_t extra)
 		n = n * 2;
 	sb->buf = xrealloc(sb->buf, n);
 	sb->alloc = n;
+	sb->buf[sb->len] = 0; /* always a valid string, even when empty */
 }
 
 void strbuf_add(struct strbuf *sb, const void *data, size_t len)

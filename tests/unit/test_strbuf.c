@@ -37,12 +37,25 @@ static void test_long_format(void **state)
 	assert_int_equal(sb.buf[sb.len - 1], '>');
 }
 
+static void test_empty_is_string(void **state)
+{
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_grow(&sb, 100);
+	assert_string_equal(sb.buf, "");
+	_cleanup_free_ char *s = strbuf_detach(&sb, NULL);
+	assert_string_equal(s, "");
+	struct strbuf sb2 = STRBUF_INIT;
+	_cleanup_free_ char *s2 = strbuf_detach(&sb2, NULL);
+	assert_string_equal(s2, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_add_and_detach),
 		cmocka_unit_test(test_json_escape),
 		cmocka_unit_test(test_long_format),
+		cmocka_unit_test(test_empty_is_string),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

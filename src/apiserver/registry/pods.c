@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* core/v1 Pod. */
+#include "apiserver/apiserver.h"
 #include "apiserver/registry/common.h"
 #include "lib/strbuf.h"
 #include "lib/timeutil.h"
@@ -81,8 +82,47 @@ static const char *qos_class(json_t *spec)
 	return guaranteed ? "Guaranteed" : "Burstable";
 }
 
+/* Kubernetes' DefaultTolerationSeconds admission: a pod that does not
+ * tolerate the not-ready and unreachable NoExecute taints gets tolerations
+ * for them with the server's default seconds, so the pods of a failed node
+ * are evicted after that time. */
+static void default_tolerations(struct api_ctx *ctx, json_t *spec)
+{
+	static const char *const keys[] = { "node.kubernetes.io/not-ready",
+					    "node.kubernetes.io/unreachable" };
+	int64_t secs[] = { ctx->srv ? ctx->srv->opts.default_not_ready_toleration_seconds : 300,
+			   ctx->srv ? ctx->srv->opts.default_unreachable_toleration_seconds : 300 };
+	json_t *tols = json_object_get(spec, "tolerations");
+	for (size_t k = 0; k < ARRAY_SIZE(keys); k++) {
+		bool found = false;
+		size_t i;
+		json_t *t;
+		json_array_foreach(tols, i, t)
+		{
+			const char *key = json_get_str(t, "key");
+			const char *effect = json_get_str(t, "effect");
+			bool exists_all = isempty(key) &&
+					  streq_ptr(json_get_str(t, "operator"), "Exists");
+			if ((exists_all || streq_ptr(key, keys[k])) &&
+			    (isempty(effect) || streq(effect, "NoExecute")))
+				found = true;
+		}
+		if (found || secs[k] < 0)
+			continue;
+		if (!json_is_array(tols)) {
+			tols = json_array();
+			json_object_set_new(spec, "tolerations", tols);
+		}
+		json_array_append_new(tols, json_pack("{s:s, s:s, s:s, s:I}", "key", keys[k],
+						      "operator", "Exists", "effect", "NoExecute",
+						      "tolerationSeconds", (json_int_t)secs[k]));
+	}
+}
+
 static void pod_prepare_create(struct api_ctx *ctx, json_t *obj)
 {
+	if (json_is_object(json_object_get(obj, "spec")))
+		default_tolerations(ctx, json_object_get(obj, "spec"));
 	json_t *status = json_object();
 	json_set_str(status, "phase", "Pending");
 	json_set_str(status, "qosClass", qos_class(json_object_get(obj, "spec")));
@@ -624,7 +664,7 @@ const struct resource resource_pods = {
 	.short_names = STRV("po"),
 	.categories = STRV("all"),
 	.type_name = "Pod",
-	.flags = RES_STATUS | RES_BINDING | RES_GRACEFUL,
+	.flags = RES_STATUS | RES_BINDING | RES_GRACEFUL | RES_CREATION_EVENT,
 	.fields = pod_fields,
 	.get_fields = pod_get_fields,
 	.defaults = pod_defaults,
