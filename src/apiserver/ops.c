@@ -308,7 +308,9 @@ static int op_create(struct api_op *op)
 							"not match the namespace sent on the request");
 			return OP_DONE;
 		}
-		json_set_str(meta, "namespace", op->ns);
+		/* op->ns may point into this very object: only set it when absent. */
+		if (isempty(bns))
+			json_set_str(meta, "namespace", op->ns);
 	} else {
 		json_object_del(meta, "namespace");
 	}

@@ -76,7 +76,8 @@ static void write_event(struct apiserver *srv, json_t *ev)
 {
 	struct api_op op;
 	api_op_init(&op, srv, resource_find("", "v1", "events"), VERB_CREATE);
-	op.ns = json_get_str(ev, "metadata.namespace");
+	_cleanup_free_ char *ns = xstrdup(str_or_empty_json(ev, "metadata.namespace"));
+	op.ns = ns;
 	op.body = json_incref(ev);
 	op.user = "system:apiserver";
 	if (api_op_run_sync(&op) < 0)
