@@ -243,6 +243,9 @@ int cache_watch(struct cache *c, const struct watcher_opts *opts, struct watcher
 			if (obj_filter_match(&w->filter, o))
 				watcher_push_locked(w, WATCH_ADDED, o, o->rev);
 		}
+	} else if (opts->from_rev < store_compacted_rev(c->store)) {
+		/* History at and below the compacted revision is gone. */
+		r = -ERANGE;
 	} else if (opts->from_rev < now) {
 		if (opts->from_rev >= rc->ring_floor) {
 			for (size_t i = 0; i < rc->ring_len; i++) {

@@ -470,9 +470,10 @@ static int parse_selectors(struct req *r, struct obj_filter *f, struct label_sel
 		const char *field = fs->reqs[i].field;
 		if (!streq(field, "metadata.name") && !streq(field, "metadata.namespace") &&
 		    resource_field_index(st, field) < 0) {
+			/* The message first: field belongs to fs. */
+			api_error_bad_request(err, "field label not supported: %s", field);
 			label_selector_release(ls);
 			field_selector_release(fs);
-			api_error_bad_request(err, "field label not supported: %s", field);
 			return -EINVAL;
 		}
 	}
@@ -572,8 +573,12 @@ static void serve_list(struct req *r)
 	if (at_rev) {
 		int rr = cache_list_at(r->srv->cache, res, &f, ct.start, limit, at_rev, &l);
 		if (rr == -ERANGE) {
-			api_error_gone(&err,
-				       "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.");
+			if (ct.start)
+				api_error_gone(&err,
+					       "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.");
+			else
+				api_error_gone(&err,
+					       "The resourceVersion for the provided list is too old.");
 			goto error;
 		}
 		if (rr < 0) {
@@ -596,7 +601,8 @@ static void serve_list(struct req *r)
 		if (l.next_key) {
 			_cleanup_free_ char *tok = encode_continue(l.rev, l.next_key);
 			json_set_str(meta, "continue", tok);
-			json_set_int(meta, "remainingItemCount", (int64_t)l.remaining);
+			if (!f.labels && !f.fields)
+				json_set_int(meta, "remainingItemCount", (int64_t)l.remaining);
 		}
 		req_respond_json(r, 200, t);
 		goto out;
@@ -609,8 +615,10 @@ static void serve_list(struct req *r)
 		    res->kind, res->api_version, (long long)l.rev);
 	if (l.next_key) {
 		_cleanup_free_ char *tok = encode_continue(l.rev, l.next_key);
-		strbuf_addf(&head, ",\"continue\":\"%s\",\"remainingItemCount\":%zu", tok,
-			    l.remaining);
+		strbuf_addf(&head, ",\"continue\":\"%s\"", tok);
+		/* The count is unknown to clients when a selector filtered it. */
+		if (!f.labels && !f.fields)
+			strbuf_addf(&head, ",\"remainingItemCount\":%zu", l.remaining);
 	}
 	strbuf_addstr(&head, "},\"items\":[");
 	lr->head = strbuf_detach(&head, NULL);
