@@ -2,6 +2,7 @@
 /* c8s: one binary, one subcommand per component. */
 #include "apiserver/apiserver.h"
 #include "components.h"
+#include "kubelet/agent.h"
 #include "lib/log.h"
 
 static int start_components(const struct server_env *env, void **ret)
@@ -27,6 +28,7 @@ static const char usage[] =
 	"\n"
 	"Commands:\n"
 	"  server    run the control plane (API server and datastore)\n"
+	"  agent     run the node agent (for now: simulated nodes, --simulate N)\n"
 	"  version   print the version\n"
 	"\n"
 	"Run 'c8s <command> --help' for the flags of a command.\n";
@@ -47,6 +49,8 @@ int main(int argc, char **argv)
 		};
 		return apiserver_main(argc - 1, argv + 1, &hooks);
 	}
+	if (streq(cmd, "agent"))
+		return agent_main(argc - 1, argv + 1);
 	if (streq(cmd, "version") || streq(cmd, "--version")) {
 		printf("c8s version v0.1.0 (Kubernetes API v1.32)\n");
 		return 0;
