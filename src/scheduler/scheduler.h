@@ -28,6 +28,9 @@ struct scheduler_opts {
 /* Register with the factory's pod and node informers (before it starts). */
 struct scheduler *scheduler_new(struct kclient *c, struct informer_factory *f,
 				struct event_recorder *events, const struct scheduler_opts *o);
-/* Start scheduling (after the factory synced). */
+/* Start scheduling (after the factory synced). Returns at once; the
+ * scheduler runs on its own threads. Calling it again does nothing. */
 int scheduler_run(struct scheduler *s);
+/* Stop and free. The factory's informers must be stopped first: their
+ * handlers use the scheduler. */
 void scheduler_free(struct scheduler *s);

@@ -20,7 +20,6 @@ setup_file() {
 }
 
 teardown_file() {
-	cp "$C8S_DIR/server.log" /tmp/sched/last-server.log || true
 	cleanup_server
 }
 
