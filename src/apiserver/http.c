@@ -516,11 +516,16 @@ static int decode_continue(const char *tok, struct continue_token *ret)
 	return 0;
 }
 
+/* A list answer streamed from the objects' own bytes: head, items joined
+ * by commas, tail. Nothing is copied into one big buffer. */
 struct list_response {
 	struct obj **objs;
 	size_t n;
 	char *head;
 	char *tail;
+	size_t item;   /* next item to send */
+	size_t offset; /* within the current piece */
+	int piece;     /* 0 head, 1 items, 2 tail, 3 done */
 };
 
 static void list_response_free(void *cls)
@@ -532,6 +537,61 @@ static void list_response_free(void *cls)
 	free(lr->head);
 	free(lr->tail);
 	free(lr);
+}
+
+static size_t copy_piece(const char *src, size_t len, size_t *offset, char *buf, size_t max)
+{
+	size_t n = MIN(len - *offset, max);
+	memcpy(buf, src + *offset, n);
+	*offset += n;
+	return n;
+}
+
+static ssize_t list_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct list_response *lr = cls;
+	size_t done = 0;
+	while (done < max && lr->piece < 3) {
+		if (lr->piece == 0) {
+			size_t len = strlen(lr->head);
+			done += copy_piece(lr->head, len, &lr->offset, buf + done, max - done);
+			if (lr->offset == len) {
+				lr->piece = 1;
+				lr->offset = 0;
+			}
+		} else if (lr->piece == 1) {
+			if (lr->item == lr->n) {
+				lr->piece = 2;
+				lr->offset = 0;
+				continue;
+			}
+			/* Item i is sent as ",<json>" except the first. */
+			struct obj *o = lr->objs[lr->item];
+			size_t sep = lr->item ? 1 : 0, len = sep + o->len;
+			if (lr->offset < sep) {
+				buf[done++] = ',';
+				lr->offset = 1;
+				continue;
+			}
+			size_t off = lr->offset - sep;
+			size_t n = MIN(o->len - off, max - done);
+			memcpy(buf + done, obj_json(o) + off, n);
+			done += n;
+			lr->offset += n;
+			if (lr->offset == len) {
+				lr->item++;
+				lr->offset = 0;
+			}
+		} else {
+			size_t len = strlen(lr->tail);
+			done += copy_piece(lr->tail, len, &lr->offset, buf + done, max - done);
+			if (lr->offset == len)
+				lr->piece = 3;
+		}
+	}
+	if (done == 0 && lr->piece == 3)
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	return (ssize_t)done;
 }
 
 static void serve_list(struct req *r)
@@ -638,19 +698,11 @@ static void serve_list(struct req *r)
 	lr->objs = TAKE_PTR(l.items);
 	lr->n = l.n;
 	l.n = 0;
-	size_t niov = 2 + (lr->n ? 2 * lr->n - 1 : 0);
-	struct MHD_IoVec *iov = xnew(struct MHD_IoVec, niov);
-	size_t k = 0;
-	iov[k++] = (struct MHD_IoVec){ lr->head, strlen(lr->head) };
-	for (size_t i = 0; i < lr->n; i++) {
-		if (i)
-			iov[k++] = (struct MHD_IoVec){ ",", 1 };
-		iov[k++] = (struct MHD_IoVec){ obj_json(lr->objs[i]), lr->objs[i]->len };
-	}
-	iov[k++] = (struct MHD_IoVec){ lr->tail, 2 };
+	uint64_t total = strlen(lr->head) + strlen(lr->tail);
+	for (size_t i = 0; i < lr->n; i++)
+		total += lr->objs[i]->len + (i ? 1 : 0);
 	struct MHD_Response *resp =
-		MHD_create_response_from_iovec(iov, (unsigned)k, list_response_free, lr);
-	free(iov);
+		MHD_create_response_from_callback(total, 64 * 1024, list_reader, lr, list_response_free);
 	add_common_headers(resp, CT_JSON);
 	req_respond(r, 200, resp);
 	goto out;
@@ -666,6 +718,38 @@ out:
 }
 
 /* ---- dispatch ---- */
+
+/* A deletecollection running on its own thread. */
+struct bg_collection {
+	struct req *r;
+	struct label_selector ls;
+	struct field_selector fs;
+	bool done;
+};
+
+static void *bg_collection_main(void *arg)
+{
+	struct bg_collection *bg = arg;
+	struct req *r = bg->r;
+	api_op_run(&r->op);
+	pthread_mutex_lock(&r->mu);
+	bg->done = true;
+	bool resume = r->suspended;
+	r->suspended = false;
+	pthread_mutex_unlock(&r->mu);
+	if (resume)
+		MHD_resume_connection(r->conn);
+	return NULL;
+}
+
+static void bg_collection_free(struct bg_collection *bg)
+{
+	if (!bg)
+		return;
+	label_selector_release(&bg->ls);
+	field_selector_release(&bg->fs);
+	free(bg);
+}
 
 static void start_op(struct req *r, enum api_verb verb, enum op_subresource sub, json_t *body)
 {
@@ -784,15 +868,27 @@ static void serve_write(struct req *r, enum api_verb verb, enum op_subresource s
 	body = NULL;
 
 	if (verb == VERB_DELETECOLLECTION) {
-		struct label_selector ls;
-		struct field_selector fs;
-		if (parse_selectors(r, &op->filter, &ls, &fs, &op->err) < 0)
+		/* Many writes: run them on a thread of their own so that this
+		 * worker's other connections are not held up. */
+		struct bg_collection *bg = xnew(struct bg_collection, 1);
+		if (parse_selectors(r, &op->filter, &bg->ls, &bg->fs, &op->err) < 0) {
+			free(bg);
 			goto fail;
+		}
 		op->filter.name = NULL;
-		api_op_run(op);
-		respond_result(r, op);
-		label_selector_release(&ls);
-		field_selector_release(&fs);
+		bg->r = r;
+		r->bg = bg;
+		pthread_mutex_lock(&r->mu);
+		r->suspended = true;
+		MHD_suspend_connection(r->conn);
+		pthread_mutex_unlock(&r->mu);
+		pthread_t t;
+		pthread_attr_t attr;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&t, &attr, bg_collection_main, bg) != 0)
+			bg_collection_main(bg);
+		pthread_attr_destroy(&attr);
 		return;
 	}
 
@@ -1019,6 +1115,17 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 	}
 	if (r->resp)
 		return queue(r);
+	if (r->bg) {
+		pthread_mutex_lock(&r->mu);
+		bool done = r->bg->done;
+		pthread_mutex_unlock(&r->mu);
+		if (!done)
+			return MHD_YES;
+		respond_result(r, &r->op);
+		bg_collection_free(r->bg);
+		r->bg = NULL;
+		return queue(r);
+	}
 	if (r->op_active)
 		continue_op(r);
 	else

@@ -17,6 +17,7 @@
 
 struct apiserver;
 struct obj;
+struct bg_collection;
 
 enum accept_format {
 	ACCEPT_JSON = 0,
@@ -53,6 +54,7 @@ struct req {
 	pthread_mutex_t mu;
 	bool completed;
 	bool suspended;
+	struct bg_collection *bg; /* a deletecollection on its own thread */
 };
 
 int http_start(struct apiserver *srv);

@@ -742,36 +742,111 @@ again:
 	return submit(op, STORE_OP_DELETE, op->cur->rev);
 }
 
-/* ---- deletecollection (synchronous) ---- */
+/* ---- deletecollection (synchronous, writes in parallel) ---- */
+
+#define DC_IN_FLIGHT 128
+
+struct dc_slot {
+	struct api_op op;
+	char *ns;
+	bool busy;
+	bool ready; /* the store answered; run the op again */
+};
+
+struct dc {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+};
+
+static void dc_done(struct api_op *op)
+{
+	struct dc_slot *slot = (struct dc_slot *)op; /* op is the first member */
+	struct dc *dc = op->userdata;
+	pthread_mutex_lock(&dc->mu);
+	slot->ready = true;
+	pthread_cond_signal(&dc->cond);
+	pthread_mutex_unlock(&dc->mu);
+}
+
+/* A finished delete: keep its result, or the first real error. */
+static void dc_collect(struct api_op *op, struct dc_slot *slot, json_t *items)
+{
+	if (!slot->op.err.code) {
+		if (slot->op.result)
+			json_array_append(items, slot->op.result);
+		else if (slot->op.result_obj)
+			json_array_append_new(items, obj_parse(slot->op.result_obj));
+	} else if (slot->op.err.code != 404 && !op->err.code) {
+		op->err = slot->op.err;
+		slot->op.err = (struct api_error){ 0 };
+	}
+	api_op_release(&slot->op);
+	free(slot->ns);
+	slot->ns = NULL;
+	slot->busy = false;
+}
 
 static int op_deletecollection(struct api_op *op)
 {
 	struct obj_list l;
-	cache_list(op->srv->cache, op->res, &op->filter, NULL, 0, &l);
+	struct dc dc = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER };
+	struct dc_slot *slots = xnew(struct dc_slot, DC_IN_FLIGHT);
 	json_t *items = json_array();
-	for (size_t i = 0; i < l.n; i++) {
-		struct api_op sub;
-		api_op_init(&sub, op->srv, op->res, VERB_DELETE);
-		_cleanup_free_ char *ns = NULL;
-		if (op->res->namespaced)
-			ns = xstrndup(obj_key(l.items[i]), l.items[i]->ns_len);
-		sub.ns = ns;
-		sub.name = obj_name(l.items[i]);
-		sub.user = op->user;
-		sub.dry_run = op->dry_run;
-		if (op->body)
-			sub.body = json_deep_copy(op->body);
-		if (api_op_run_sync(&sub) == 0) {
-			if (sub.result)
-				json_array_append(items, sub.result);
-			else if (sub.result_obj)
-				json_array_append_new(items, obj_parse(sub.result_obj));
-		} else if (sub.err.code != 404 && !op->err.code) {
-			op->err = sub.err;
-			sub.err = (struct api_error){ 0 };
+	size_t next = 0, busy = 0;
+
+	cache_list(op->srv->cache, op->res, &op->filter, NULL, 0, &l);
+	while (next < l.n || busy) {
+		/* Start deletes while there is room: the store commits them together. */
+		for (size_t k = 0; k < DC_IN_FLIGHT && next < l.n; k++) {
+			struct dc_slot *slot = &slots[k];
+			if (slot->busy)
+				continue;
+			struct obj *o = l.items[next++];
+			api_op_init(&slot->op, op->srv, op->res, VERB_DELETE);
+			if (op->res->namespaced)
+				slot->ns = xstrndup(obj_key(o), o->ns_len);
+			slot->op.ns = slot->ns;
+			slot->op.name = obj_name(o);
+			slot->op.user = op->user;
+			slot->op.dry_run = op->dry_run;
+			slot->op.body = op->body ? json_deep_copy(op->body) : NULL;
+			slot->op.on_done = dc_done;
+			slot->op.userdata = &dc;
+			slot->busy = true;
+			slot->ready = false;
+			busy++;
+			if (api_op_run(&slot->op) == OP_DONE) {
+				dc_collect(op, slot, items);
+				busy--;
+			}
 		}
-		api_op_release(&sub);
+		if (!busy)
+			continue;
+		/* Wait for answers, then move each answered op along. */
+		pthread_mutex_lock(&dc.mu);
+		bool any = false;
+		while (!any) {
+			for (size_t k = 0; k < DC_IN_FLIGHT; k++)
+				any = any || (slots[k].busy && slots[k].ready);
+			if (!any)
+				pthread_cond_wait(&dc.cond, &dc.mu);
+		}
+		pthread_mutex_unlock(&dc.mu);
+		for (size_t k = 0; k < DC_IN_FLIGHT; k++) {
+			struct dc_slot *slot = &slots[k];
+			pthread_mutex_lock(&dc.mu);
+			bool ready = slot->busy && slot->ready;
+			slot->ready = false;
+			pthread_mutex_unlock(&dc.mu);
+			if (!ready)
+				continue;
+			if (api_op_run(&slot->op) == OP_DONE) {
+				dc_collect(op, slot, items);
+				busy--;
+			}
+		}
 	}
+	free(slots);
 	obj_list_release(&l);
 	if (op->err.code) {
 		json_decref(items);
@@ -804,7 +879,10 @@ static int op_binding(struct api_op *op)
 		}
 		if (r == -ESTALE && ++op->attempts < MAX_RETRIES)
 			goto again;
-		api_error_internal(&op->err, "storage error: %s", strerror(-r));
+		if (r == -ENOENT)
+			api_error_not_found(&op->err, op->res, op->name);
+		else
+			api_error_internal(&op->err, "storage error: %s", strerror(-r));
 		return OP_DONE;
 	}
 	if (isempty(node)) {
