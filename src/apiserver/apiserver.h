@@ -41,6 +41,8 @@ struct apiserver {
 	struct cache *cache;
 	struct certs certs;
 	char *admin_token;
+	char *node_token;        /* the full join token: K10<ca sha256>::node:<secret> */
+	char *node_token_secret; /* its secret part */
 	char *server_url;
 	struct MHD_Daemon *mhd;
 	struct watch_hub *hub;

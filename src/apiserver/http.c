@@ -120,7 +120,7 @@ static void respond_not_found(struct req *r)
 
 static bool public_path(const struct route *route)
 {
-	return route->kind == R_HEALTH || route->kind == R_VERSION;
+	return route->kind == R_HEALTH || route->kind == R_VERSION || route->kind == R_CACERTS;
 }
 
 static void conn_ctx_free(struct conn_ctx *cc)
@@ -170,6 +170,10 @@ static const char *authenticate(struct req *r)
 		const char *tok = auth + 7;
 		if (r->srv->admin_token && token_equal(tok, r->srv->admin_token))
 			return "system:admin";
+		/* Agents present the join token (whole, or its secret part). */
+		if (r->srv->node_token && (token_equal(tok, r->srv->node_token) ||
+					   token_equal(tok, r->srv->node_token_secret)))
+			return "system:node";
 	}
 	return NULL;
 }
@@ -1030,6 +1034,10 @@ static void dispatch(struct req *r)
 		return;
 	case R_VERSION:
 		serve_version(r);
+		return;
+	case R_CACERTS:
+		req_respond_buf(r, 200, xstrdup(r->srv->certs.ca_cert_pem),
+				strlen(r->srv->certs.ca_cert_pem), "text/plain; charset=utf-8");
 		return;
 	case R_ROOT:
 	case R_API:

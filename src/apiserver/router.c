@@ -82,6 +82,10 @@ void route_parse(const char *path, struct route *ret)
 		ret->kind = R_ROOT;
 		return;
 	}
+	if (streq(seg[0], "cacerts") && n == 1) {
+		ret->kind = R_CACERTS;
+		return;
+	}
 	if (streq(seg[0], "version") && n == 1) {
 		ret->kind = R_VERSION;
 		return;

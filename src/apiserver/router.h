@@ -19,6 +19,7 @@ enum route_kind {
 	R_OPENAPI_V2,    /* /openapi/v2 */
 	R_OPENAPI_V3,    /* /openapi/v3 */
 	R_OPENAPI_V3_GV, /* /openapi/v3/api/v1, /openapi/v3/apis/<group>/<version> */
+	R_CACERTS,       /* /cacerts: the cluster CA, for agents joining with a token */
 };
 
 struct route {

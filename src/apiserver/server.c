@@ -7,6 +7,8 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <gnutls/crypto.h>
+
 #include "apiserver/alloc.h"
 #include "apiserver/apiserver.h"
 #include "apiserver/cache.h"
@@ -303,6 +305,23 @@ int apiserver_main(int argc, char **argv, const struct server_hooks *hooks)
 		return 1;
 	}
 	srv->admin_token = ensure_token(cred_dir, "admin-token");
+	srv->node_token_secret = ensure_token(cred_dir, "node-token-secret");
+	{
+		/* Agents join with this (like k3s): the CA's hash lets them trust
+		 * the CA they fetch from /cacerts before they have it. */
+		unsigned char digest[32];
+		char hex[65];
+		gnutls_hash_fast(GNUTLS_DIG_SHA256, srv->certs.ca_cert_pem,
+				 strlen(srv->certs.ca_cert_pem), digest);
+		for (size_t i = 0; i < 32; i++)
+			snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+		srv->node_token = xasprintf("K10%s::node:%s", hex, srv->node_token_secret);
+		_cleanup_free_ char *path = xasprintf("%s/node-token", srv->opts.data_dir);
+		_cleanup_free_ char *line = xasprintf("%s\n", srv->node_token);
+		r = write_secret_file(path, line);
+		if (r < 0)
+			log_error("cannot write %s: %s", path, strerror(-r));
+	}
 
 	const char *host = streq(srv->opts.bind_address, "0.0.0.0") ||
 					   streq(srv->opts.bind_address, "::")
@@ -383,6 +402,8 @@ int apiserver_main(int argc, char **argv, const struct server_hooks *hooks)
 		 srv->opts.bind_address, srv->opts.secure_port, loc,
 		 (long long)store_current_rev(srv->store));
 	log_info("admin kubeconfig: %s  (export KUBECONFIG=%s)", kc, kc);
+	log_info("node join token: %s/node-token  (c8s agent --server %s --token $(cat %s/node-token))",
+		 srv->opts.data_dir, srv->server_url, srv->opts.data_dir);
 
 	int sig;
 	do {
@@ -407,6 +428,8 @@ int apiserver_main(int argc, char **argv, const struct server_hooks *hooks)
 	alloc_close(srv->alloc);
 	certs_release(&srv->certs);
 	free(srv->admin_token);
+	free(srv->node_token);
+	free(srv->node_token_secret);
 	free(srv->server_url);
 	if (tls_sans) {
 		for (const char **s = tls_sans; *s; s++)
