@@ -19,6 +19,7 @@ SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sa
 SRCS := $(shell find src -name '*.c' ! -name main.c | sort)
 DATA := $(shell find src -name '*.def' | sort)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
+TEST_HDRS := $(wildcard tests/unit/*.h tests/unit/fixtures/*.h)
 
 # Two build flavours share the rules below: build/rel and build/asan.
 define flavour
@@ -32,7 +33,7 @@ build/$(1)/gen/data.o: build/gen/data.S $$(DATA)
 build/$(1)/libc8s.a: $$($(1)_OBJS)
 	@rm -f $$@
 	ar rcs $$@ $$^
-build/$(1)/tests/%: tests/unit/%.c tests/unit/unit.h build/$(1)/libc8s.a
+build/$(1)/tests/%: tests/unit/%.c $$(TEST_HDRS) build/$(1)/libc8s.a
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(BASE_CFLAGS) $(2) -Itests/unit $$< build/$(1)/libc8s.a -o $$@ $$(LIBS) -lcmocka $(3)
 -include $$($(1)_OBJS:.o=.d)
