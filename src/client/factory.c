@@ -74,6 +74,9 @@ bool informer_factory_wait_synced(struct informer_factory *f, int64_t timeout_us
 
 void informer_factory_stop(struct informer_factory *f)
 {
+	/* All at once: each one may take up to a second to notice. */
+	for (size_t i = 0; f && i < f->n; i++)
+		informer_signal_stop(f->e[i].inf);
 	for (size_t i = 0; f && i < f->n; i++)
 		informer_stop(f->e[i].inf);
 }

@@ -437,6 +437,12 @@ int informer_start(struct informer *inf)
 	return 0;
 }
 
+void informer_signal_stop(struct informer *inf)
+{
+	if (inf)
+		inf->stop = true;
+}
+
 void informer_stop(struct informer *inf)
 {
 	if (!inf || !inf->running)

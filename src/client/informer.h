@@ -66,6 +66,8 @@ int informer_start(struct informer *inf);
 /* Block until the first list has been delivered, or timeout (usec; 0 = forever). */
 bool informer_wait_synced(struct informer *inf, int64_t timeout_usec);
 bool informer_synced(const struct informer *inf);
+/* Ask the thread to stop without waiting (informer_stop waits). */
+void informer_signal_stop(struct informer *inf);
 void informer_stop(struct informer *inf);
 void informer_free(struct informer *inf);
 
