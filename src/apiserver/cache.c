@@ -322,8 +322,16 @@ static void on_store_event(const struct store_event *ev, void *userdata)
 		atomic_store(&c->rev, ev->rev);
 		return;
 	}
-	_cleanup_obj_ struct obj *o =
-		obj_new_from_bytes(rc->res, key, ev->value, ev->value_len, ev->rev, ev->create_rev);
+	/* Our own writes come with the object they serialized: splice the
+	 * revision into the bytes instead of parsing them again. */
+	struct obj *built = NULL;
+	if (ev->origin && ev->type == STORE_EVENT_PUT)
+		built = obj_new_spliced(rc->res, key, (json_t *)ev->origin, ev->value,
+					ev->value_len, ev->rev, ev->create_rev);
+	if (!built)
+		built = obj_new_from_bytes(rc->res, key, ev->value, ev->value_len, ev->rev,
+					   ev->create_rev);
+	_cleanup_obj_ struct obj *o = built;
 	if (!o) {
 		log_error("store holds a value under %s that is not a JSON object; skipped",
 			  ev->key);

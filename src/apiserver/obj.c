@@ -7,28 +7,32 @@
 #include "lib/selector.h"
 #include "lib/strbuf.h"
 
-struct obj *obj_new(const struct resource *res, const char *key, json_t *json, int64_t rev,
-		    int64_t create_rev)
+/* Lay out one object: header, JSON (json_len bytes from two pieces), key,
+ * labels and fields, in one allocation. */
+static struct obj *obj_build(const struct resource *res, const char *key, json_t *json,
+			     const char *j1, size_t l1, const char *j2, size_t l2, int64_t rev,
+			     int64_t create_rev)
 {
-	char rv[24];
 	size_t nf = resource_nfields(res);
 	const char *fvals[16] = { 0 };
 	size_t labels_len, key_len = strlen(key);
 	struct strbuf sb = STRBUF_INIT;
 
-	snprintf(rv, sizeof(rv), "%lld", (long long)rev);
-	json_set_str(json_object_ensure(json, "metadata"), "resourceVersion", rv);
 	_cleanup_free_ char *labels =
 		packed_labels_from_json(json_get(json, "metadata.labels"), &labels_len);
 	assert(nf <= ARRAY_SIZE(fvals));
 	if (nf && res->get_fields)
 		res->get_fields(json, fvals);
+	size_t fields_len = 0;
+	for (size_t i = 0; i < nf; i++)
+		fields_len += (fvals[i] ? strlen(fvals[i]) : 0) + 1;
 
-	strbuf_grow(&sb, 1024);
-	strbuf_add(&sb, "", 0);
+	strbuf_grow(&sb, offsetof(struct obj, data) + l1 + l2 + 1 + key_len + 1 + labels_len +
+				 fields_len);
 	sb.len = offsetof(struct obj, data); /* header space, filled below */
-	json_dump_to_strbuf(json, &sb);
-	size_t json_len = sb.len - offsetof(struct obj, data);
+	strbuf_add(&sb, j1, l1);
+	strbuf_add(&sb, j2, l2);
+	size_t json_len = l1 + l2;
 	strbuf_addch(&sb, 0);
 	size_t key_off = sb.len - offsetof(struct obj, data);
 	strbuf_add(&sb, key, key_len + 1);
@@ -51,6 +55,109 @@ struct obj *obj_new(const struct resource *res, const char *key, json_t *json, i
 	o->ns_len = slash ? (uint32_t)(slash - key) : 0;
 	o->labels_off = (uint32_t)labels_off;
 	o->fields_off = (uint32_t)fields_off;
+	return o;
+}
+
+struct obj *obj_new(const struct resource *res, const char *key, json_t *json, int64_t rev,
+		    int64_t create_rev)
+{
+	char rv[24];
+	snprintf(rv, sizeof(rv), "%lld", (long long)rev);
+	json_set_str(json_object_ensure(json, "metadata"), "resourceVersion", rv);
+	struct strbuf sb = STRBUF_INIT;
+	json_dump_to_strbuf(json, &sb);
+	struct obj *o = obj_build(res, key, json, sb.buf, sb.len, "", 0, rev, create_rev);
+	strbuf_release(&sb);
+	return o;
+}
+
+static size_t skip_ws(const char *s, size_t n, size_t i)
+{
+	while (i < n && (s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* Index just past the closing quote of the string starting at s[i]. */
+static size_t skip_string(const char *s, size_t n, size_t i)
+{
+	for (i++; i < n; i++) {
+		if (s[i] == '\\')
+			i++;
+		else if (s[i] == '"')
+			return i + 1;
+	}
+	return n;
+}
+
+static size_t skip_value(const char *s, size_t n, size_t i)
+{
+	int depth = 0;
+	for (; i < n; i++) {
+		char c = s[i];
+		if (c == '"') {
+			i = skip_string(s, n, i) - 1;
+			if (depth == 0)
+				return i + 1;
+		} else if (c == '{' || c == '[') {
+			depth++;
+		} else if (c == '}' || c == ']') {
+			if (depth == 0)
+				return i;
+			if (--depth == 0)
+				return i + 1;
+		} else if (depth == 0 && (c == ',')) {
+			return i;
+		}
+	}
+	return n;
+}
+
+/* Offset just after the '{' opening the top-level "metadata" object, or 0. */
+static size_t metadata_open(const char *s, size_t n)
+{
+	size_t i = skip_ws(s, n, 0);
+	if (i >= n || s[i] != '{')
+		return 0;
+	i++;
+	for (;;) {
+		i = skip_ws(s, n, i);
+		if (i >= n || s[i] != '"')
+			return 0;
+		size_t kstart = i + 1, kend = skip_string(s, n, i);
+		bool is_meta = kend - kstart == 9 && memcmp(s + kstart, "metadata\"", 9) == 0;
+		i = skip_ws(s, n, kend);
+		if (i >= n || s[i] != ':')
+			return 0;
+		i = skip_ws(s, n, i + 1);
+		if (is_meta)
+			return i < n && s[i] == '{' ? i + 1 : 0;
+		i = skip_ws(s, n, skip_value(s, n, i));
+		if (i >= n || s[i] != ',')
+			return 0;
+		i++;
+	}
+}
+
+struct obj *obj_new_spliced(const struct resource *res, const char *key, json_t *json,
+			    const char *bytes, size_t len, int64_t rev, int64_t create_rev)
+{
+	size_t at = metadata_open(bytes, len);
+	if (!at)
+		return NULL;
+	char piece[64];
+	size_t after = skip_ws(bytes, len, at);
+	bool empty = after < len && bytes[after] == '}';
+	int pl = snprintf(piece, sizeof(piece), "\"resourceVersion\":\"%lld\"%s", (long long)rev,
+			  empty ? "" : ",");
+	/* Three pieces: up to '{', the revision, the rest. */
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_grow(&sb, len + (size_t)pl);
+	strbuf_add(&sb, bytes, at);
+	strbuf_add(&sb, piece, (size_t)pl);
+	struct obj *o = obj_build(res, key, json, sb.buf, sb.len, bytes + at, len - at, rev,
+				  create_rev);
+	strbuf_release(&sb);
 	return o;
 }
 

@@ -33,6 +33,12 @@ struct obj {
  * (modifies it) and serializes it. key is "ns/name" or "name". */
 struct obj *obj_new(const struct resource *res, const char *key, json_t *json, int64_t rev,
 		    int64_t create_rev);
+/* Build from bytes that are this object serialized WITHOUT a
+ * metadata.resourceVersion (as the API server stores them): the revision is
+ * spliced into the text, json only supplies the indexed fields. NULL if the
+ * bytes are not an object with a metadata object. */
+struct obj *obj_new_spliced(const struct resource *res, const char *key, json_t *json,
+			    const char *bytes, size_t len, int64_t rev, int64_t create_rev);
 /* Parse bytes as stored, then obj_new. NULL if they are not a JSON object. */
 struct obj *obj_new_from_bytes(const struct resource *res, const char *key, const void *bytes,
 			       size_t len, int64_t rev, int64_t create_rev);

@@ -137,6 +137,8 @@ static int submit(struct api_op *op, enum store_op_type type, int64_t expect_rev
 		.value = op->value,
 		.value_len = op->value ? strlen(op->value) : 0,
 		.expect_rev = expect_rev,
+		/* The cache builds its copy from this instead of parsing. */
+		.origin = type == STORE_OP_DELETE ? NULL : op->pending,
 		.done = sop_done,
 		.userdata = op,
 	};
@@ -154,12 +156,25 @@ static void set_rv(json_t *obj, int64_t rev)
 
 static int finish_write(struct api_op *op, int code)
 {
+	op->code = code;
+	op->state = ST_START;
+	/* The cache already holds what was written, serialized: answer with
+	 * it unless a later write replaced it meanwhile. */
+	if (op->sop.type != STORE_OP_DELETE && op->key) {
+		struct obj *o = cache_get(op->srv->cache, op->res, op->key);
+		if (o && o->rev == op->sop.rev) {
+			obj_unref(op->result_obj);
+			op->result_obj = o;
+			json_decref(op->result);
+			op->result = NULL;
+			return OP_DONE;
+		}
+		obj_unref(o);
+	}
 	set_rv(op->pending, op->sop.rev);
 	json_decref(op->result);
 	op->result = op->pending;
 	op->pending = NULL;
-	op->code = code;
-	op->state = ST_START;
 	return OP_DONE;
 }
 
@@ -272,7 +287,11 @@ static int op_create(struct api_op *op)
 		op->state = ST_START;
 		if (r == 0) {
 			finish_write(op, 201);
-			recorder_created(op->srv, res, op->result, op->user);
+			if (res->flags & RES_CREATION_EVENT) {
+				json_t *written = op->pending ? op->pending : op->result;
+				set_rv(written, op->sop.rev);
+				recorder_created(op->srv, res, written, op->user);
+			}
 			return OP_DONE;
 		}
 		if (r == -EEXIST && op->generated_name && ++op->attempts < 8) {

@@ -64,15 +64,18 @@ void json_set_int(json_t *o, const char *key, int64_t v)
 	json_object_set_new(o, key, json_integer(v));
 }
 
-static int dump_cb(const char *buf, size_t size, void *data)
-{
-	strbuf_add(data, buf, size);
-	return 0;
-}
-
 void json_dump_to_strbuf(const json_t *o, struct strbuf *sb)
 {
-	json_dump_callback(o, dump_cb, sb, JSON_COMPACT | JSON_ENCODE_ANY);
+	/* Straight into the buffer; a second pass only when it was too small. */
+	strbuf_grow(sb, 1024);
+	size_t avail = sb->alloc - sb->len - 1;
+	size_t need = json_dumpb(o, sb->buf + sb->len, avail, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (need > avail) {
+		strbuf_grow(sb, need);
+		need = json_dumpb(o, sb->buf + sb->len, need, JSON_COMPACT | JSON_ENCODE_ANY);
+	}
+	sb->len += need;
+	sb->buf[sb->len] = 0;
 }
 
 char *json_dump_compact(const json_t *o, size_t *ret_len)

@@ -608,6 +608,7 @@ static int apply_op(struct sqlite_store *s, struct batch_item *it, int64_t *next
 		.rev = *next_rev,
 		.create_rev = l.id ? l.create_rev : *next_rev,
 		.prev_rev = l.id,
+		.origin = op->origin,
 	};
 	if (op->type == STORE_OP_CREATE) {
 		if (l.id)

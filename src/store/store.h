@@ -68,6 +68,8 @@ struct store_event {
 	int64_t rev;        /* revision of this change (for delete: the deletion revision) */
 	int64_t create_rev; /* create revision of the key */
 	int64_t prev_rev;   /* mod revision of the previous version, 0 for a create */
+	const void *origin; /* the writer's store_op.origin for live events of this
+			     * process's writes; NULL for history and other writers */
 };
 
 /* ---- writes ---- */
@@ -91,6 +93,7 @@ struct store_op {
 	const void *value; /* create, update */
 	size_t value_len;
 	int64_t expect_rev; /* update: required; delete: 0 = unconditional */
+	const void *origin; /* opaque, handed to watchers in store_event.origin */
 
 	/* Results, valid in done(): */
 	int result;         /* 0 or negative errno (see above) */
