@@ -3,6 +3,15 @@
 
 .DEFAULT_GOAL := all
 
+# Build directory (B=build-x keeps a second build apart in the same tree).
+B ?= build
+# Binaries: ./c8s and ./c8s-asan, or under $(B) for another build directory.
+ifeq ($(B),build)
+BIN := .
+else
+BIN := $(B)
+endif
+
 CC ?= gcc
 PKGS := libmicrohttpd jansson gnutls sqlite3 libcurl libarchive libnftables zlib yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
@@ -21,21 +30,21 @@ DATA := $(shell find src -name '*.def' | sort)
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
 TEST_HDRS := $(wildcard tests/unit/*.h tests/unit/fixtures/*.h)
 
-# Two build flavours share the rules below: build/rel and build/asan.
+# Two build flavours share the rules below: $(B)/rel and $(B)/asan.
 define flavour
-$(1)_OBJS := $$(patsubst src/%.c,build/$(1)/%.o,$$(SRCS)) build/$(1)/gen/data.o
-build/$(1)/%.o: src/%.c
+$(1)_OBJS := $$(patsubst src/%.c,$(B)/$(1)/%.o,$$(SRCS)) $(B)/$(1)/gen/data.o
+$(B)/$(1)/%.o: src/%.c
 	@mkdir -p $$(dir $$@)
 	$$(CC) $$(BASE_CFLAGS) $(2) -MMD -MP -c $$< -o $$@
-build/$(1)/gen/data.o: build/gen/data.S $$(DATA)
+$(B)/$(1)/gen/data.o: $(B)/gen/data.S $$(DATA)
 	@mkdir -p $$(dir $$@)
 	$$(CC) -c $$< -o $$@
-build/$(1)/libc8s.a: $$($(1)_OBJS)
+$(B)/$(1)/libc8s.a: $$($(1)_OBJS)
 	@rm -f $$@
 	ar rcs $$@ $$^
-build/$(1)/tests/%: tests/unit/%.c $$(TEST_HDRS) build/$(1)/libc8s.a
+$(B)/$(1)/tests/%: tests/unit/%.c $$(TEST_HDRS) $(B)/$(1)/libc8s.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(BASE_CFLAGS) $(2) -Itests/unit $$< build/$(1)/libc8s.a -o $$@ $$(LIBS) -lcmocka $(3)
+	$$(CC) $$(BASE_CFLAGS) $(2) -Itests/unit $$< $(B)/$(1)/libc8s.a -o $$@ $$(LIBS) -lcmocka $(3)
 -include $$($(1)_OBJS:.o=.d)
 endef
 
@@ -44,25 +53,25 @@ $(eval $(call flavour,asan,$(SAN_FLAGS),-fsanitize=address,undefined))
 
 .PHONY: all asan test unit unit-asan e2e bench clean format check-format deps
 
-all: c8s
+all: $(BIN)/c8s
 
-c8s: src/main.c build/rel/libc8s.a
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) $< build/rel/libc8s.a -o $@ $(LIBS)
+$(BIN)/c8s: src/main.c $(B)/rel/libc8s.a
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) $< $(B)/rel/libc8s.a -o $@ $(LIBS)
 
-asan: c8s-asan
-c8s-asan: src/main.c build/asan/libc8s.a
-	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) $< build/asan/libc8s.a -o $@ $(LIBS) -fsanitize=address,undefined
+asan: $(BIN)/c8s-asan
+$(BIN)/c8s-asan: src/main.c $(B)/asan/libc8s.a
+	$(CC) $(BASE_CFLAGS) $(SAN_FLAGS) $< $(B)/asan/libc8s.a -o $@ $(LIBS) -fsanitize=address,undefined
 
 # Embedded data files (API type descriptions) are linked in with .incbin.
-build/gen/data.S: $(DATA) Makefile
+$(B)/gen/data.S: $(DATA) Makefile
 	@mkdir -p $(dir $@)
 	@{ echo '.section .rodata'; \
 	   echo '.global c8s_embedded_types'; echo 'c8s_embedded_types:'; \
 	   for f in $(DATA); do echo ".incbin \"$(CURDIR)/$$f\""; done; \
 	   echo '.byte 0'; echo '.section .note.GNU-stack,"",@progbits'; } > $@
 
-UNIT_REL := $(patsubst tests/unit/%.c,build/rel/tests/%,$(TEST_SRCS))
-UNIT_ASAN := $(patsubst tests/unit/%.c,build/asan/tests/%,$(TEST_SRCS))
+UNIT_REL := $(patsubst tests/unit/%.c,$(B)/rel/tests/%,$(TEST_SRCS))
+UNIT_ASAN := $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(TEST_SRCS))
 
 # Unit tests run under ASan/UBSan.
 unit: $(UNIT_ASAN)
@@ -72,12 +81,12 @@ unit-rel: $(UNIT_REL)
 	@set -e; for t in $(UNIT_REL); do echo "== $$t"; $$t; done
 
 # End-to-end tests drive the real kubectl against real c8s processes.
-e2e: c8s c8s-asan
+e2e: $(BIN)/c8s $(BIN)/c8s-asan
 	bats --timing tests/e2e
 
 test: unit e2e
 
-bench: c8s
+bench: $(BIN)/c8s
 	bench/run-all
 
 format:
@@ -90,4 +99,4 @@ deps:
 	scripts/deps.sh
 
 clean:
-	rm -rf build c8s c8s-asan
+	rm -rf $(B) c8s c8s-asan
