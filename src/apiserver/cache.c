@@ -468,27 +468,46 @@ int cache_list_at(struct cache *c, const struct resource *res, const struct obj_
 					  : xstrdup(rc->prefix);
 	if (start_after)
 		start = xasprintf("%s%s", rc->prefix, start_after);
-	r = store_list(c->store, prefix, start, rev, 0, &kvs, &got_rev);
-	if (r < 0)
-		return r;
-	ret->rev = got_rev;
-	for (size_t i = 0; i < kvs.n; i++) {
-		_cleanup_obj_ struct obj *o =
-			obj_new_from_bytes(rc->res, kvs.items[i].key + rc->prefix_len,
-					   kvs.items[i].value, kvs.items[i].value_len,
-					   kvs.items[i].mod_rev, kvs.items[i].create_rev);
-		if (!o || !obj_filter_match(f, o))
-			continue;
-		if (limit && ret->n == limit) {
-			if (!ret->next_key)
-				ret->next_key = xstrdup(obj_key(ret->items[ret->n - 1]));
-			ret->remaining++;
-			continue;
+	/* With a limit, read the store in chunks until one more match than the
+	 * limit shows the list is cut; what follows is then not counted. */
+	size_t chunk = limit ? MAX(limit + 1, (size_t)256) : 0;
+	for (;;) {
+		r = store_list(c->store, prefix, start, rev, chunk, &kvs, &got_rev);
+		if (r < 0) {
+			obj_list_release(ret);
+			return r;
 		}
-		obj_list_push(ret, o);
+		ret->rev = got_rev;
+		rev = got_rev;
+		for (size_t i = 0; i < kvs.n; i++) {
+			_cleanup_obj_ struct obj *o = obj_new_from_bytes(
+				rc->res, kvs.items[i].key + rc->prefix_len, kvs.items[i].value,
+				kvs.items[i].value_len, kvs.items[i].mod_rev, kvs.items[i].create_rev);
+			if (!o || !obj_filter_match(f, o))
+				continue;
+			if (limit && ret->n == limit) {
+				if (!ret->next_key)
+					ret->next_key = xstrdup(obj_key(ret->items[ret->n - 1]));
+				ret->remaining++;
+				continue;
+			}
+			obj_list_push(ret, o);
+		}
+		bool more = chunk && kvs.n == chunk;
+		if (ret->next_key) {
+			/* Cut: the count is exact only if the store had no more. */
+			ret->remaining_unknown = more;
+			store_kv_list_release(&kvs);
+			return 0;
+		}
+		if (more) {
+			free(start);
+			start = xstrdup(kvs.items[kvs.n - 1].key);
+		}
+		store_kv_list_release(&kvs);
+		if (!more)
+			return 0;
 	}
-	store_kv_list_release(&kvs);
-	return 0;
 }
 
 /* ---- life cycle ---- */

@@ -47,6 +47,7 @@ struct obj_list {
 	int64_t rev;      /* the revision the list reflects */
 	char *next_key;   /* set when limit cut the list: the last key returned */
 	size_t remaining; /* matches after next_key (when cut) */
+	bool remaining_unknown; /* cut without counting what follows */
 };
 void obj_list_release(struct obj_list *l);
 

@@ -665,7 +665,7 @@ static void serve_list(struct req *r)
 		if (l.next_key) {
 			_cleanup_free_ char *tok = encode_continue(l.rev, l.next_key);
 			json_set_str(meta, "continue", tok);
-			if (!f.labels && !f.fields)
+			if (!f.labels && !f.fields && !l.remaining_unknown)
 				json_set_int(meta, "remainingItemCount", (int64_t)l.remaining);
 		}
 		req_respond_json(r, 200, t);
@@ -681,7 +681,7 @@ static void serve_list(struct req *r)
 		_cleanup_free_ char *tok = encode_continue(l.rev, l.next_key);
 		strbuf_addf(&head, ",\"continue\":\"%s\"", tok);
 		/* The count is unknown to clients when a selector filtered it. */
-		if (!f.labels && !f.fields)
+		if (!f.labels && !f.fields && !l.remaining_unknown)
 			strbuf_addf(&head, ",\"remainingItemCount\":%zu", l.remaining);
 	}
 	strbuf_addstr(&head, "},\"items\":[");
