@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* c8s: one binary, one subcommand per component. */
 #include "apiserver/apiserver.h"
+#include "cluster/cluster.h"
 #include "components.h"
 #include "kubelet/agent.h"
 #include "lib/log.h"
@@ -29,6 +30,7 @@ static const char usage[] =
 	"Commands:\n"
 	"  server    run the control plane (API server and datastore)\n"
 	"  agent     run the node agent (for now: simulated nodes, --simulate N)\n"
+	"  cluster   create, delete or load a local multi-node cluster\n"
 	"  version   print the version\n"
 	"\n"
 	"Run 'c8s <command> --help' for the flags of a command.\n";
@@ -51,6 +53,8 @@ int main(int argc, char **argv)
 	}
 	if (streq(cmd, "agent"))
 		return agent_main(argc - 1, argv + 1);
+	if (streq(cmd, "cluster"))
+		return cluster_main(argc - 1, argv + 1);
 	if (streq(cmd, "version") || streq(cmd, "--version")) {
 		printf("c8s version v0.1.0 (Kubernetes API v1.32)\n");
 		return 0;
