@@ -12,7 +12,7 @@
 #include "lib/log.h"
 #include "lib/macro.h"
 #include "lib/strbuf.h"
-#include "runtime/spawn.h"
+#include "net/iproute.h"
 
 void lab_netns_name(const struct lab *l, char *buf, size_t size)
 {
@@ -37,56 +37,6 @@ void lab_node_ip(const struct lab *l, int i, char *buf, size_t size)
 void lab_host_ip(const struct lab *l, char *buf, size_t size)
 {
 	snprintf(buf, size, "172.30.%d.1", l->subnet);
-}
-
-static const char *ip_path(void)
-{
-	static const char *const paths[] = { "/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip" };
-	for (size_t i = 0; i < ARRAY_SIZE(paths); i++)
-		if (access(paths[i], X_OK) == 0)
-			return paths[i];
-	return "/usr/sbin/ip";
-}
-
-int lab_ip(char **ret_err, const char *fmt, ...)
-{
-	_cleanup_free_ char *line = NULL;
-	va_list ap;
-	va_start(ap, fmt);
-	if (vasprintf(&line, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-
-	const char *argv[32];
-	size_t n = 0;
-	argv[n++] = ip_path();
-	for (char *save = NULL, *t = strtok_r(line, " ", &save); t && n < ARRAY_SIZE(argv) - 1;
-	     t = strtok_r(NULL, " ", &save))
-		argv[n++] = t;
-	argv[n] = NULL;
-
-	struct spawn_opts o = { .argv = argv, .stdio = { -1, -1, -1 } };
-	struct strbuf err = STRBUF_INIT;
-	int r = spawn_run(&o, NULL, 0, NULL, &err, 10000);
-	if (r != 0) {
-		while (err.len && (err.buf[err.len - 1] == '\n' || err.buf[err.len - 1] == ' '))
-			strbuf_setlen(&err, err.len - 1);
-		if (ret_err) {
-			/* Rebuild the command line for the message. */
-			struct strbuf cmd = STRBUF_INIT;
-			for (size_t i = 1; i < n; i++)
-				strbuf_addf(&cmd, "%s%s", i > 1 ? " " : "", argv[i]);
-			*ret_err = xasprintf("ip %s: %s", strbuf_str(&cmd),
-					     err.len ? strbuf_str(&err)
-					     : r < 0 ? strerror(-r)
-						     : "failed");
-			strbuf_release(&cmd);
-		}
-		strbuf_release(&err);
-		return -EIO;
-	}
-	strbuf_release(&err);
-	return 0;
 }
 
 bool lab_netns_exists(const char *name)
@@ -132,28 +82,28 @@ int lab_create(const struct lab *l, char **ret_err)
 	lab_host_link_name(l, host, sizeof(host));
 	lab_host_ip(l, hostip, sizeof(hostip));
 
-	if ((r = lab_ip(ret_err, "netns add %s", lab)) < 0 ||
-	    (r = lab_ip(ret_err, "-n %s link set lo up", lab)) < 0 ||
-	    (r = lab_ip(ret_err, "-n %s link add br0 type bridge", lab)) < 0 ||
-	    (r = lab_ip(ret_err, "-n %s link set br0 up", lab)) < 0 ||
-	    (r = lab_ip(ret_err, "link add %s type veth peer name host0 netns %s", host, lab)) <
+	if ((r = net_ip(ret_err, "netns add %s", lab)) < 0 ||
+	    (r = net_ip(ret_err, "-n %s link set lo up", lab)) < 0 ||
+	    (r = net_ip(ret_err, "-n %s link add br0 type bridge", lab)) < 0 ||
+	    (r = net_ip(ret_err, "-n %s link set br0 up", lab)) < 0 ||
+	    (r = net_ip(ret_err, "link add %s type veth peer name host0 netns %s", host, lab)) <
 		0 ||
-	    (r = lab_ip(ret_err, "addr add %s/24 dev %s", hostip, host)) < 0 ||
-	    (r = lab_ip(ret_err, "link set %s up", host)) < 0 ||
-	    (r = lab_ip(ret_err, "-n %s link set host0 master br0 up", lab)) < 0)
+	    (r = net_ip(ret_err, "addr add %s/24 dev %s", hostip, host)) < 0 ||
+	    (r = net_ip(ret_err, "link set %s up", host)) < 0 ||
+	    (r = net_ip(ret_err, "-n %s link set host0 master br0 up", lab)) < 0)
 		return r;
 
 	for (int i = 0; i < l->nodes; i++) {
 		char node[64], ip[32];
 		lab_node_netns_name(l, i, node, sizeof(node));
 		lab_node_ip(l, i, ip, sizeof(ip));
-		if ((r = lab_ip(ret_err, "netns add %s", node)) < 0 ||
-		    (r = lab_ip(ret_err, "-n %s link set lo up", node)) < 0 ||
-		    (r = lab_ip(ret_err, "-n %s link add n%d type veth peer name eth0 netns %s",
+		if ((r = net_ip(ret_err, "netns add %s", node)) < 0 ||
+		    (r = net_ip(ret_err, "-n %s link set lo up", node)) < 0 ||
+		    (r = net_ip(ret_err, "-n %s link add n%d type veth peer name eth0 netns %s",
 				lab, i, node)) < 0 ||
-		    (r = lab_ip(ret_err, "-n %s link set n%d master br0 up", lab, i)) < 0 ||
-		    (r = lab_ip(ret_err, "-n %s addr add %s/24 dev eth0", node, ip)) < 0 ||
-		    (r = lab_ip(ret_err, "-n %s link set eth0 up", node)) < 0)
+		    (r = net_ip(ret_err, "-n %s link set n%d master br0 up", lab, i)) < 0 ||
+		    (r = net_ip(ret_err, "-n %s addr add %s/24 dev eth0", node, ip)) < 0 ||
+		    (r = net_ip(ret_err, "-n %s link set eth0 up", node)) < 0)
 			return r;
 	}
 	log_v(2, "lab %s: %d nodes on 172.30.%d.0/24", lab, l->nodes, l->subnet);
@@ -165,7 +115,7 @@ int lab_route_add(const struct lab *l, const char *cidr, char **ret_err)
 	char host[32], ip[32];
 	lab_host_link_name(l, host, sizeof(host));
 	lab_node_ip(l, 0, ip, sizeof(ip));
-	return lab_ip(ret_err, "route replace %s via %s dev %s", cidr, ip, host);
+	return net_ip(ret_err, "route replace %s via %s dev %s", cidr, ip, host);
 }
 
 void lab_destroy(const struct lab *l, const char *lb_cidr)
@@ -174,9 +124,9 @@ void lab_destroy(const struct lab *l, const char *lb_cidr)
 
 	lab_host_link_name(l, name, sizeof(name));
 	if (lb_cidr)
-		(void)lab_ip(NULL, "route del %s dev %s", lb_cidr, name);
+		(void)net_ip(NULL, "route del %s dev %s", lb_cidr, name);
 	/* Deleting one end of a veth deletes the other. */
-	(void)lab_ip(NULL, "link del %s", name);
+	(void)net_ip(NULL, "link del %s", name);
 	for (int i = 0; i < LAB_MAX_NODES; i++) {
 		lab_node_netns_name(l, i, name, sizeof(name));
 		if (!lab_netns_exists(name)) {
@@ -185,7 +135,7 @@ void lab_destroy(const struct lab *l, const char *lb_cidr)
 			continue;
 		}
 		char *err = NULL;
-		if (lab_ip(&err, "netns del %s", name) < 0) {
+		if (net_ip(&err, "netns del %s", name) < 0) {
 			log_warn("%s", err);
 			free(err);
 		}
@@ -193,7 +143,7 @@ void lab_destroy(const struct lab *l, const char *lb_cidr)
 	lab_netns_name(l, name, sizeof(name));
 	if (lab_netns_exists(name)) {
 		char *err = NULL;
-		if (lab_ip(&err, "netns del %s", name) < 0) {
+		if (net_ip(&err, "netns del %s", name) < 0) {
 			log_warn("%s", err);
 			free(err);
 		}

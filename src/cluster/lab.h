@@ -33,9 +33,6 @@ void lab_host_link_name(const struct lab *l, char *buf, size_t size);
 void lab_node_ip(const struct lab *l, int i, char *buf, size_t size);
 void lab_host_ip(const struct lab *l, char *buf, size_t size);
 
-/* Run `ip ARGS...` (split on spaces); 0, or -EIO with *ret_err set. */
-int lab_ip(char **ret_err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
 /* Is 172.30.K.0/24 free on this host (no route, no cluster using it)? */
 bool lab_subnet_free(int subnet);
 
