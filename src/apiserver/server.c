@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <ifaddrs.h>
+#include <malloc.h>
 #include <net/if.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -199,6 +200,8 @@ static void *compactor_main(void *arg)
 			else
 				log_v(2, "compacted history up to revision %lld", (long long)prev);
 		}
+		/* Give back what freed objects left in the heap. */
+		malloc_trim(0);
 		prev = now;
 	}
 	return NULL;
@@ -215,6 +218,9 @@ int apiserver_main(int argc, char **argv, const struct server_hooks *hooks)
 	const char **tls_sans = NULL;
 	int r;
 
+	/* Many threads, few of them busy: two malloc arenas hold the heap
+	 * instead of one per thread that ever allocated. */
+	mallopt(M_ARENA_MAX, 2);
 	srv->opts = (struct apiserver_opts){
 		.data_dir = "/var/lib/c8s",
 		.bind_address = "0.0.0.0",
