@@ -145,6 +145,25 @@ static int masquerade_install(const char *cluster_cidr)
 	return r ? -EIO : 0;
 }
 
+/* The dummy link c8s-svc with the DNS address, and the service CIDR
+ * routed to it. */
+static void service_link_install(const char *service_cidr, const char *dns_ip)
+{
+	char *err = NULL;
+	if (net_ip(NULL, "link show c8s-svc") < 0 && net_ip(&err, "link add c8s-svc type dummy") < 0)
+		goto fail;
+	if (net_ip(&err, "link set c8s-svc up") < 0)
+		goto fail;
+	if (dns_ip && net_ip(&err, "addr replace %s/32 dev c8s-svc", dns_ip) < 0)
+		goto fail;
+	if (service_cidr && net_ip(&err, "route replace %s dev c8s-svc", service_cidr) < 0)
+		goto fail;
+	return;
+fail:
+	log_warn("pod network: %s", err);
+	free(err);
+}
+
 int podnet_start(struct kclient *kc, const struct podnet_opts *o, struct podnet **ret)
 {
 	struct podnet *p = xnew(struct podnet, 1);
@@ -154,6 +173,7 @@ int podnet_start(struct kclient *kc, const struct podnet_opts *o, struct podnet 
 	p->cluster_cidr = xstrdup(o->cluster_cidr ? o->cluster_cidr : "10.42.0.0/16");
 	pthread_mutex_init(&p->mu, NULL);
 	(void)masquerade_install(p->cluster_cidr);
+	service_link_install(o->service_cidr ? o->service_cidr : "10.43.0.0/16", o->dns_ip);
 
 	struct informer_opts io = { .api_version = "v1",
 				    .plural = "nodes",

@@ -4,7 +4,11 @@
  * host-gw backend): a route to each other node's spec.podCIDR via that
  * node's InternalIP, kept in step with the Node objects; and masquerade for
  * traffic from pods to anything outside the cluster CIDR (pod-to-pod
- * traffic keeps its addresses, across nodes too).
+ * traffic keeps its addresses, across nodes too). It also makes the dummy
+ * interface c8s-svc that holds the cluster DNS address (where the agent's
+ * DNS server listens) and routes the service CIDR, so that traffic the node
+ * itself sends to a ClusterIP finds a route before the service proxy's
+ * DNAT (a node namespace may have no default route).
  */
 #pragma once
 
@@ -14,6 +18,8 @@ struct podnet;
 struct podnet_opts {
 	const char *node_name;	  /* this node: no route to itself */
 	const char *cluster_cidr; /* 10.42.0.0/16 */
+	const char *service_cidr; /* 10.43.0.0/16 */
+	const char *dns_ip;       /* 10.43.0.10, or NULL */
 };
 
 int podnet_start(struct kclient *kc, const struct podnet_opts *o, struct podnet **ret);
