@@ -385,9 +385,13 @@ static void respond_result(struct req *r, struct api_op *op)
 	if (r->accept == ACCEPT_TABLE && op->verb == VERB_GET && op->sub == SUB_NONE &&
 	    op->result_obj) {
 		struct obj *o = op->result_obj;
-		req_respond_json(r, 200,
-				 table_build(res, &o, 1, req_query(r, "includeObject"), true,
-					     (int64_t)now_usec_realtime()));
+		json_t *t = table_build(res, &o, 1, req_query(r, "includeObject"), true,
+					(int64_t)now_usec_realtime());
+		/* a Table of one object carries its resourceVersion */
+		char rv[24];
+		snprintf(rv, sizeof(rv), "%lld", (long long)o->rev);
+		json_set_str(json_object_ensure(t, "metadata"), "resourceVersion", rv);
+		req_respond_json(r, 200, t);
 		return;
 	}
 	if (op->result_obj && !convert) {
@@ -799,6 +803,19 @@ static json_t *delete_options(struct req *r, struct api_op *op)
 		}
 	} else {
 		body = json_object();
+	}
+	/* kubectl delete --dry-run=server sends dryRun in the body */
+	size_t i;
+	json_t *d;
+	json_array_foreach(json_object_get(body, "dryRun"), i, d)
+	{
+		if (!streq_ptr(json_string_value(d), "All")) {
+			api_error_bad_request(&op->err, "Invalid dry run value: %s",
+					      json_string_value(d) ? json_string_value(d) : "");
+			json_decref(body);
+			return NULL;
+		}
+		op->dry_run = true;
 	}
 	const char *gp = req_query(r, "gracePeriodSeconds");
 	if (gp && *gp)

@@ -82,6 +82,8 @@ static json_t *type_schema(const struct schema_type *t, json_t *needed)
 			json_set_str(p, "x-kubernetes-patch-merge-key", f->merge_key);
 			json_set_str(p, "x-kubernetes-patch-strategy",
 				     (f->flags & SF_RETAIN_KEYS) ? "merge,retainKeys" : "merge");
+		} else if (f->flags & SF_MERGE) {
+			json_set_str(p, "x-kubernetes-patch-strategy", "merge");
 		} else if (f->flags & SF_RETAIN_KEYS) {
 			json_set_str(p, "x-kubernetes-patch-strategy", "retainKeys");
 		}

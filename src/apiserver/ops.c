@@ -602,7 +602,9 @@ again:
 		struct ssa_request req = {
 			.manager = api_op_manager(op),
 			.api_version = res->api_version,
-			.subresource = op->sub == SUB_STATUS ? "status" : NULL,
+			.subresource = op->sub == SUB_STATUS  ? "status"
+				       : op->sub == SUB_SCALE ? "scale"
+							      : NULL,
 			.now_usec = ctx.now_usec,
 		};
 		ssa_track_update(schema_find_type(schema_builtin(), res->type_name), old, obj,

@@ -7,6 +7,20 @@
 #include "lib/json.h"
 #include "lib/jsonpatch.h"
 
+static bool is_operation_list(json_t *patch)
+{
+	size_t i;
+	json_t *o;
+	if (!json_is_array(patch))
+		return false;
+	json_array_foreach(patch, i, o)
+	{
+		if (!json_is_object(o))
+			return false;
+	}
+	return true;
+}
+
 json_t *patch_apply(struct api_op *op, json_t *base, json_t *patch)
 {
 	_cleanup_free_ char *err = NULL;
@@ -17,8 +31,11 @@ json_t *patch_apply(struct api_op *op, json_t *base, json_t *patch)
 		json_t *doc = json_incref(base);
 		int r = json_patch_apply(&doc, patch, &err);
 		if (r < 0) {
+			/* As upstream: a body that is not a list of operations
+			 * is a bad request; an operation that fails (a missing
+			 * path, a failed test) is unprocessable. */
 			json_decref(doc);
-			if (r == -ENOENT)
+			if (is_operation_list(patch))
 				api_error_set(&op->err, 422, "Invalid", "%s", err);
 			else
 				api_error_bad_request(&op->err, "%s", err);

@@ -423,7 +423,7 @@ static int parse_flag(struct parser *p, struct tok w, struct schema_field *f)
 		{ "opt", SF_OPTIONAL }, { "req", SF_REQUIRED },
 		{ "ro", SF_READONLY },	{ "retainkeys", SF_RETAIN_KEYS },
 		{ "set", SF_LIST_SET }, { "atomic", SF_LIST_ATOMIC },
-		{ "inline", SF_INLINE },
+		{ "inline", SF_INLINE }, { "merge", SF_MERGE },
 	};
 	struct tok v;
 
@@ -503,7 +503,8 @@ static int parse_field(struct parser *p, const char *c, const char *end)
 		if (r < 0)
 			return r;
 	}
-	if ((f->merge_key || (f->flags & (SF_LIST_MAP | SF_LIST_SET))) && f->ref.kind != SK_LIST)
+	if ((f->merge_key || (f->flags & (SF_LIST_MAP | SF_LIST_SET | SF_MERGE))) &&
+	    f->ref.kind != SK_LIST)
 		return perr(p, "merge=, listmap= and set apply to lists only");
 	if ((f->flags & SF_INLINE) && (f->ref.kind != SK_STRUCT || !f->proto))
 		return perr(p, "inline applies to a struct field with a proto number");

@@ -48,6 +48,8 @@ enum schema_field_flag {
 	SF_INLINE = 1u << 8,      /* "inline": an embedded Go struct: one message in protobuf,
 				   * merged into the parent in JSON (its fields are listed
 				   * flattened in the parent with "-"); not a JSON field */
+	SF_MERGE = 1u << 9,       /* "merge": strategic merge patch merges this list of
+				   * scalars as a set (patchStrategy=merge without a key) */
 };
 
 struct schema_type;

@@ -92,8 +92,13 @@ static int merge_list(const struct schema_field *f, json_t *base, json_t *patch,
 				json_array_append(out, item);
 			continue;
 		}
-		json_t *kv = json_object_get(item, key);
+		json_t *kv = key ? json_object_get(item, key) : NULL;
 		const char *directive = json_string_value(json_object_get(item, "$patch"));
+		if (!key) {
+			json_decref(out);
+			*err = xasprintf("%s is a list of values, not of objects", f->name);
+			return -EINVAL;
+		}
 		if (!kv) {
 			json_decref(out);
 			*err = xasprintf("map: %s does not contain declared merge key: %s",
@@ -234,7 +239,17 @@ static int merge_object(const struct schema_type *t, json_t *base, json_t *patch
 			if (f && f->ref.kind == SK_STRUCT)
 				sub = f->ref.type;
 			if (f && f->ref.kind == SK_MAP) {
-				/* map[T]: merge per key, values of T. */
+				/* map[T]: merge per key, values of T, unless the
+				 * patch replaces the whole map. */
+				const char *md = json_string_value(json_object_get(v, "$patch"));
+				if (streq_ptr(md, "replace")) {
+					json_object_set_new(base, k, strip_directives(v));
+					continue;
+				}
+				if (md && !streq(md, "merge")) {
+					*err = xasprintf("unknown patch type: %s", md);
+					return -EINVAL;
+				}
 				const char *mk;
 				json_t *mv;
 				json_object_foreach(v, mk, mv)
@@ -265,7 +280,8 @@ static int merge_object(const struct schema_type *t, json_t *base, json_t *patch
 				return r;
 			continue;
 		}
-		if (json_is_array(v) && f && f->ref.kind == SK_LIST && f->merge_key) {
+		if (json_is_array(v) && f && f->ref.kind == SK_LIST &&
+		    (f->merge_key || (f->flags & SF_MERGE))) {
 			json_t *merged;
 			int r = merge_list(f, cur, v, &merged, err);
 			if (r < 0)

@@ -504,6 +504,67 @@ static json_t *managed_fields(json_t *obj)
 	return mf;
 }
 
+/* ---- conflicts ---- */
+
+/* One field another manager owns that an apply would change. */
+struct conflict {
+	char *who;  /* the manager as upstream prints it */
+	char *sort; /* orders managers as upstream does (by their identity) */
+	char *path; /* ".data.color" */
+};
+
+/* How upstream names a manager in conflict messages: "name", its
+ * subresource if any, and for an updater the API version it used. */
+static char *manager_display(json_t *e)
+{
+	const char *m = json_get_str(e, "manager"), *sub = json_get_str(e, "subresource");
+	struct strbuf sb = STRBUF_INIT;
+	strbuf_addf(&sb, "\"%s\"", m ? m : "");
+	if (!isempty(sub))
+		strbuf_addf(&sb, " with subresource \"%s\"", sub);
+	if (streq_ptr(json_get_str(e, "operation"), "Update")) {
+		const char *v = json_get_str(e, "apiVersion");
+		strbuf_addf(&sb, " using %s", v ? v : "");
+	}
+	return strbuf_detach(&sb, NULL);
+}
+
+static int conflict_cmp(const void *a, const void *b)
+{
+	const struct conflict *x = a, *y = b;
+	int r = strcmp(x->sort, y->sort);
+	return r ? r : strcmp(x->path, y->path);
+}
+
+/* The 409 for conflicts: one line for a single conflict, else the paths
+ * grouped under each manager, as upstream's apply conflict error. */
+static void conflict_error(struct conflict *c, size_t n, struct api_error *err)
+{
+	struct strbuf sb = STRBUF_INIT;
+	json_t *causes = json_array();
+	qsort(c, n, sizeof(*c), conflict_cmp);
+	if (n == 1) {
+		strbuf_addf(&sb, "Apply failed with 1 conflict: conflict with %s: %s", c[0].who,
+			    c[0].path);
+	} else {
+		strbuf_addf(&sb, "Apply failed with %zu conflicts: ", n);
+		for (size_t i = 0; i < n; i++) {
+			if (i == 0 || !streq(c[i].sort, c[i - 1].sort))
+				strbuf_addf(&sb, "%sconflicts with %s:", i ? "\n" : "", c[i].who);
+			strbuf_addf(&sb, "\n- %s", c[i].path);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		_cleanup_free_ char *msg = xasprintf("conflict with %s", c[i].who);
+		json_array_append_new(causes,
+				      json_pack("{s:s, s:s, s:s}", "reason", "FieldManagerConflict",
+						"message", msg, "field", c[i].path));
+	}
+	api_error_set(err, 409, "Conflict", "%s", strbuf_str(&sb));
+	err->details = json_pack("{s:o}", "causes", causes);
+	strbuf_release(&sb);
+}
+
 int ssa_apply(const struct schema_type *t, json_t *live, json_t *config,
 	      const struct ssa_request *req, json_t **ret, struct api_error *err)
 {
@@ -515,9 +576,13 @@ int ssa_apply(const struct schema_type *t, json_t *live, json_t *config,
 	leaves(applied, root, applied_leaves);
 	json_t *mf = managed_fields(obj);
 
-	/* Conflicts with other managers. */
+	/* Conflicts: fields another manager owns whose value the merged
+	 * configuration changes (or adds). A list item itself never
+	 * conflicts: applying never removes another manager's items. */
+	_cleanup_json_ json_t *merged = json_deep_copy(obj);
+	merge(merged, config, t);
 	json_t *conflicts = json_array();
-	size_t i, j;
+	size_t nconf = 0, i, j;
 	json_t *e, *path;
 	json_array_foreach(mf, i, e)
 	{
@@ -527,51 +592,42 @@ int ssa_apply(const struct schema_type *t, json_t *live, json_t *config,
 		json_t *set = entry_set(e);
 		json_array_foreach(applied_leaves, j, path)
 		{
-			if (!contains(set, path))
+			const char *last =
+			    json_string_value(json_array_get(path, json_array_size(path) - 1));
+			if (streq(last, ".") || !contains(set, path))
 				continue;
-			json_t *lv = value_at(obj, path), *cv = value_at(config, path);
-			if (lv && cv && json_equal(lv, cv))
+			json_t *lv = value_at(obj, path), *mv = value_at(merged, path);
+			if (lv && mv && json_equal(lv, mv))
 				continue;
 			json_array_append_new(conflicts,
-					      json_pack("{s:s, s:s, s:O}", "manager",
-							json_get_str(e, "manager") ? json_get_str(e, "manager") : "",
-							"apiVersion",
-							json_get_str(e, "apiVersion") ? json_get_str(e, "apiVersion") : "",
-							"path", path));
+					      json_pack("{s:O, s:O}", "entry", e, "path", path));
 		}
 	}
-	if (json_array_size(conflicts) && !req->force) {
-		struct strbuf sb = STRBUF_INIT;
-		json_t *causes = json_array();
-		size_t n = json_array_size(conflicts);
-		strbuf_addf(&sb, "Apply failed with %zu conflict%s: ", n, n == 1 ? "" : "s");
+	nconf = json_array_size(conflicts);
+	if (nconf && !req->force) {
+		struct conflict *c = xcalloc(nconf, sizeof(*c));
 		json_array_foreach(conflicts, i, e)
 		{
-			_cleanup_free_ char *p = path_string(json_object_get(e, "path"));
-			_cleanup_free_ char *msg = xasprintf("conflict with \"%s\" using %s",
-							     json_get_str(e, "manager"),
-							     json_get_str(e, "apiVersion"));
-			strbuf_addf(&sb, "%s%s: %s", i ? "\n" : "", msg, p);
-			json_array_append_new(causes,
-					      json_pack("{s:s, s:s, s:s}", "reason",
-							"FieldManagerConflict", "message", msg,
-							"field", p));
+			json_t *entry = json_object_get(e, "entry");
+			c[i].who = manager_display(entry);
+			c[i].sort = xasprintf("%s\n%s\n%s", str_or_empty_json(entry, "manager"),
+					      str_or_empty_json(entry, "operation"), c[i].who);
+			c[i].path = path_string(json_object_get(e, "path"));
 		}
-		api_error_set(err, 409, "Conflict", "%s", strbuf_str(&sb));
-		err->details = json_pack("{s:o}", "causes", causes);
-		strbuf_release(&sb);
+		conflict_error(c, nconf, err);
+		for (i = 0; i < nconf; i++) {
+			free(c[i].who);
+			free(c[i].sort);
+			free(c[i].path);
+		}
+		free(c);
 		json_decref(conflicts);
 		return -EBUSY;
 	}
 	/* Forced: the fields move to this manager. */
 	json_array_foreach(conflicts, i, e)
 	{
-		json_t *other;
-		json_array_foreach(mf, j, other)
-		{
-			if (streq_ptr(json_get_str(other, "manager"), json_get_str(e, "manager")))
-				remove_path(entry_set(other), json_object_get(e, "path"), 0);
-		}
+		remove_path(entry_set(json_object_get(e, "entry")), json_object_get(e, "path"), 0);
 	}
 	json_decref(conflicts);
 
@@ -598,12 +654,20 @@ int ssa_apply(const struct schema_type *t, json_t *live, json_t *config,
 
 	mf = managed_fields(obj);
 	mine = entry_find(mf, req->manager, "Apply", req->subresource);
-	if (!mine)
+	if (!mine) {
 		mine = entry_new(mf, req->manager, "Apply", req->api_version, req->subresource,
 				 req->now_usec);
-	else
-		entry_touch(mine, req->now_usec, req->api_version);
-	json_object_set(mine, "fieldsV1", applied);
+		json_object_set(mine, "fieldsV1", applied);
+	} else {
+		/* An apply that changes nothing, not even ownership, leaves the
+		 * entry's time alone, so that nothing is written (as upstream). */
+		json_object_set(mine, "fieldsV1", applied);
+		json_set_str(mine, "apiVersion", req->api_version);
+		_cleanup_json_ json_t *probe = json_deep_copy(obj);
+		drop_empty(json_get(probe, "metadata.managedFields"));
+		if (!live || !json_equal(probe, live))
+			entry_touch(mine, req->now_usec, req->api_version);
+	}
 	drop_empty(mf);
 	*ret = TAKE_PTR(obj);
 	return 0;

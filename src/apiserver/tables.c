@@ -2,9 +2,9 @@
 /* Server-side printing: meta.k8s.io/v1 Tables from the kinds' row hooks. */
 #include "apiserver/http.h"
 #include "apiserver/obj.h"
+#include "apiserver/registry/common.h"
 #include "apiserver/resource.h"
 #include "lib/json.h"
-#include "lib/timeutil.h"
 
 static const struct table_column default_columns[] = {
 	{ "Name", "string", "name", "Name must be unique within a namespace.", 0 },
@@ -13,11 +13,8 @@ static const struct table_column default_columns[] = {
 
 static void default_row(json_t *obj, json_t *cells, int64_t now)
 {
-	char age[32] = "<unknown>";
-	int64_t created;
-	const char *ts = json_get_str(obj, "metadata.creationTimestamp");
-	if (ts && time_parse_rfc3339(ts, &created) == 0)
-		human_duration(now - created, age);
+	char age[32];
+	format_age(json_get_str(obj, "metadata.creationTimestamp"), now, age);
 	json_array_append_new(cells, json_string(json_get_str(obj, "metadata.name")));
 	json_array_append_new(cells, json_string(age));
 }

@@ -18,6 +18,14 @@ void cell_int(json_t *cells, int64_t v)
 	json_array_append_new(cells, json_integer(v));
 }
 
+void format_since(int64_t usec, char *buf)
+{
+	if (usec <= -2000000) /* 2 s */
+		strcpy(buf, "<invalid>");
+	else
+		human_duration(usec, buf);
+}
+
 void format_age(const char *ts, int64_t now_usec, char *buf)
 {
 	int64_t t;
@@ -25,7 +33,7 @@ void format_age(const char *ts, int64_t now_usec, char *buf)
 		strcpy(buf, "<unknown>");
 		return;
 	}
-	human_duration(now_usec - t, buf);
+	format_since(now_usec - t, buf);
 }
 
 void cell_age(json_t *cells, json_t *obj, int64_t now_usec)

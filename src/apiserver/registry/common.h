@@ -23,6 +23,9 @@ void cell_int(json_t *cells, int64_t v);
 void cell_age(json_t *cells, json_t *obj, int64_t now_usec);
 /* The age since an RFC 3339 time string into buf (>= 32 bytes). */
 void format_age(const char *ts, int64_t now_usec, char *buf);
+/* A duration as upstream's HumanDuration into buf (>= 32 bytes): "<invalid>"
+ * two seconds or more in the future. */
+void format_since(int64_t usec, char *buf);
 /* Labels as "k=v,k2=v2" (or "<none>"). */
 char *format_labels(json_t *labels);
 /* Comma-joined values of field `key` of each object in array (or of each string). */

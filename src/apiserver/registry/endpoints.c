@@ -92,36 +92,45 @@ static const struct table_column ep_columns[] = {
 	{ "Age", "string", "", "Time since the endpoints object was created.", 0 },
 };
 
+/* ep_add: one "ip[:port]" of the ENDPOINTS column, the first 3 only. */
+static void ep_add(struct strbuf *sb, size_t *shown, json_t *addr, json_t *port)
+{
+	const char *ip = str_or_empty(addr, "ip");
+	if ((*shown)++ >= 3)
+		return;
+	if (sb->len)
+		strbuf_addch(sb, ',');
+	if (!port)
+		strbuf_addstr(sb, ip);
+	else if (strchr(ip, ':'))
+		strbuf_addf(sb, "[%s]:%lld", ip, (long long)json_get_int(port, "port", 0));
+	else
+		strbuf_addf(sb, "%s:%lld", ip, (long long)json_get_int(port, "port", 0));
+}
+
+/* As upstream's formatEndpoints: per subset, each port with each ready
+ * address; "<none>" only without subsets. */
 static void ep_row(json_t *obj, json_t *cells, int64_t now)
 {
 	struct strbuf sb = STRBUF_INIT;
-	size_t shown = 0, total = 0, i, k, j;
-	json_t *s, *a, *p;
-	json_array_foreach(json_object_get(obj, "subsets"), i, s)
+	size_t shown = 0, i, k, j;
+	json_t *s, *a, *p, *subsets = json_object_get(obj, "subsets");
+	json_array_foreach(subsets, i, s)
 	{
 		json_t *ports = json_object_get(s, "ports");
-		json_array_foreach(json_object_get(s, "addresses"), k, a)
-		{
-			size_t np = json_array_size(ports) ? json_array_size(ports) : 1;
-			for (j = 0; j < np; j++) {
-				total++;
-				if (shown >= 3)
-					continue;
-				p = json_array_get(ports, j);
-				if (sb.len)
-					strbuf_addch(&sb, ',');
-				if (p)
-					strbuf_addf(&sb, "%s:%lld", str_or_empty(a, "ip"),
-						    (long long)json_get_int(p, "port", 0));
-				else
-					strbuf_addstr(&sb, str_or_empty(a, "ip"));
-				shown++;
-			}
+		json_t *addrs = json_object_get(s, "addresses");
+		if (!json_array_size(ports)) {
+			json_array_foreach(addrs, k, a)
+				ep_add(&sb, &shown, a, NULL);
+			continue;
 		}
+		json_array_foreach(ports, j, p)
+			json_array_foreach(addrs, k, a)
+				ep_add(&sb, &shown, a, p);
 	}
-	if (total > shown)
-		strbuf_addf(&sb, " + %zu more...", total - shown);
-	if (!sb.len)
+	if (shown > 3)
+		strbuf_addf(&sb, " + %zu more...", shown - 3);
+	if (!json_array_size(subsets))
 		strbuf_addstr(&sb, "<none>");
 	cell_str(cells, json_get_str(obj, "metadata.name"));
 	cell_str(cells, strbuf_str(&sb));

@@ -616,7 +616,7 @@ static void pod_row(json_t *obj, json_t *cells, int64_t now)
 	snprintf(readys, sizeof(readys), "%d/%zu", ready, total);
 	if (restarts && last) {
 		char ago[32];
-		human_duration(now - last, ago);
+		format_since(now - last, ago);
 		snprintf(rs, sizeof(rs), "%lld (%s ago)", (long long)restarts, ago);
 	} else {
 		snprintf(rs, sizeof(rs), "%lld", (long long)restarts);

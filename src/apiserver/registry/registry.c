@@ -6,7 +6,8 @@ extern const struct resource resource_pods, resource_services, resource_namespac
 	resource_nodes, resource_endpoints, resource_configmaps, resource_secrets,
 	resource_serviceaccounts, resource_events, resource_deployments, resource_replicasets,
 	resource_leases, resource_endpointslices, resource_events_v1,
-	resource_selfsubjectreviews, resource_selfsubjectaccessreviews;
+	resource_selfsubjectreviews, resource_selfsubjectaccessreviews,
+	resource_selfsubjectrulesreviews;
 
 const struct resource *const resources_all[] = {
 	&resource_configmaps,
@@ -25,6 +26,7 @@ const struct resource *const resources_all[] = {
 	&resource_events_v1,
 	&resource_selfsubjectreviews,
 	&resource_selfsubjectaccessreviews,
+	&resource_selfsubjectrulesreviews,
 	NULL,
 };
 

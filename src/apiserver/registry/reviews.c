@@ -2,8 +2,9 @@
 /*
  * Create-only review resources, answered from the request's credentials
  * and never stored: authentication.k8s.io/v1 SelfSubjectReview (`kubectl
- * auth whoami`) and authorization.k8s.io/v1 SelfSubjectAccessReview
- * (`kubectl auth can-i`). Every authenticated user may do everything in
+ * auth whoami`), authorization.k8s.io/v1 SelfSubjectAccessReview
+ * (`kubectl auth can-i`) and SelfSubjectRulesReview (`kubectl auth can-i
+ * --list`). Every authenticated user may do everything in
  * c8s (there is no RBAC yet), and the access review says so.
  */
 #include "apiserver/registry/common.h"
@@ -56,6 +57,23 @@ static int can_i(struct api_ctx *ctx, json_t *body, json_t **ret, struct api_err
 	return 0;
 }
 
+/* The rules the user has in spec.namespace: everything. */
+static int rules(struct api_ctx *ctx, json_t *body, json_t **ret, struct api_error *err)
+{
+	json_t *r = json_deep_copy(body);
+	json_set_str(r, "kind", "SelfSubjectRulesReview");
+	json_set_str(r, "apiVersion", "authorization.k8s.io/v1");
+	if (!json_object_get(r, "metadata"))
+		json_object_set_new(r, "metadata", json_object());
+	json_object_set_new(
+		r, "status",
+		json_pack("{s:[{s:[s], s:[s], s:[s]}], s:[{s:[s], s:[s]}], s:b}", "resourceRules",
+			  "verbs", "*", "apiGroups", "*", "resources", "*", "nonResourceRules",
+			  "verbs", "*", "nonResourceURLs", "*", "incomplete", 0));
+	*ret = r;
+	return 0;
+}
+
 const struct resource resource_selfsubjectreviews = {
 	RESOURCE_GV("authentication.k8s.io", "v1"),
 	.kind = "SelfSubjectReview",
@@ -74,4 +92,14 @@ const struct resource resource_selfsubjectaccessreviews = {
 	.namespaced = false,
 	.flags = RES_VIRTUAL,
 	.create_virtual = can_i,
+};
+
+const struct resource resource_selfsubjectrulesreviews = {
+	RESOURCE_GV("authorization.k8s.io", "v1"),
+	.kind = "SelfSubjectRulesReview",
+	.plural = "selfsubjectrulesreviews",
+	.singular = "selfsubjectrulesreview",
+	.namespaced = false,
+	.flags = RES_VIRTUAL,
+	.create_virtual = rules,
 };

@@ -694,29 +694,30 @@ static void svc_row(json_t *obj, json_t *cells, int64_t now)
 	if (streq(type, "ExternalName")) {
 		strbuf_addstr(&ext, str_or_empty(spec, "externalName"));
 	} else {
+		/* as upstream: a load balancer's ingress addresses, then the
+		 * external IPs */
 		size_t i;
 		json_t *x;
+		bool lb = streq(type, "LoadBalancer");
+		json_array_foreach(lb ? json_get(obj, "status.loadBalancer.ingress") : NULL, i, x)
+		{
+			const char *v = json_get_str(x, "ip");
+			if (isempty(v))
+				v = json_get_str(x, "hostname");
+			if (isempty(v))
+				continue;
+			if (ext.len)
+				strbuf_addch(&ext, ',');
+			strbuf_addstr(&ext, v);
+		}
 		json_array_foreach(json_object_get(spec, "externalIPs"), i, x)
 		{
 			if (ext.len)
 				strbuf_addch(&ext, ',');
 			strbuf_addstr(&ext, json_string_value(x));
 		}
-		if (streq(type, "LoadBalancer")) {
-			json_array_foreach(json_get(obj, "status.loadBalancer.ingress"), i, x)
-			{
-				const char *v = json_get_str(x, "ip");
-				if (isempty(v))
-					v = json_get_str(x, "hostname");
-				if (isempty(v))
-					continue;
-				if (ext.len)
-					strbuf_addch(&ext, ',');
-				strbuf_addstr(&ext, v);
-			}
-			if (!ext.len)
-				strbuf_addstr(&ext, "<pending>");
-		}
+		if (lb && !ext.len)
+			strbuf_addstr(&ext, "<pending>");
 	}
 	if (!ext.len)
 		strbuf_addstr(&ext, "<none>");
