@@ -41,6 +41,8 @@ static const struct flag *flags_table(void)
 	flags[n++] = (struct flag){ "node-startup-grace-period", FLAG_DURATION,
 				    &opts.ctl.node_startup_grace_period_usec,
 				    "How long a new node may take to report before it is marked NotReady (default 30s)" };
+	flags[n++] = (struct flag){ "service-lb-cidr", FLAG_STRING, &opts.ctl.service_lb_cidr,
+				    "Pool of LoadBalancer Service addresses (default 10.44.0.0/24)" };
 	flags[n++] = (struct flag){ "concurrent-syncs", FLAG_INT, &opts.ctl.workers,
 				    "Workers per controller (default 4)" };
 	flags[n] = (struct flag){ NULL };

@@ -30,6 +30,7 @@ struct apiserver_opts {
 	const char *service_cidr;
 	const char *service_node_port_range;
 	const char *advertise_address;
+	const char *cluster_dns; /* ClusterIP of kube-system/kube-dns */
 	int64_t event_ttl_usec;
 	int64_t default_not_ready_toleration_seconds;
 	int64_t default_unreachable_toleration_seconds;

@@ -132,6 +132,45 @@ static int create_if_missing(struct apiserver *srv, const char *plural, const ch
 	return 0;
 }
 
+/* Create obj, or bring an existing one's fields in line with it (a merge
+ * patch of the fields named in keep; unchanged objects are not written). */
+static int ensure_fields(struct apiserver *srv, const char *plural, const char *group,
+			 const char *ns, json_t *obj, const char *const *keep)
+{
+	_cleanup_json_ json_t *patch = json_object();
+	for (size_t i = 0; keep[i]; i++)
+		json_object_set(patch, keep[i], json_object_get(obj, keep[i]));
+	const char *name = json_get_str(obj, "metadata.name");
+	_cleanup_free_ char *name_copy = xstrdup(name ? name : "");
+	struct api_op op;
+	const struct resource *res = resource_find(group, "v1", plural);
+	api_op_init(&op, srv, res, VERB_CREATE);
+	op.ns = ns;
+	op.body = obj;
+	op.user = "system:apiserver";
+	int r = api_op_run_sync(&op);
+	bool exists = r < 0 && op.err.code == 409;
+	if (r < 0 && !exists) {
+		log_error("cannot create %s %s: %s", plural, name_copy, op.err.message);
+		api_op_release(&op);
+		return -EIO;
+	}
+	api_op_release(&op);
+	if (!exists)
+		return 0;
+	api_op_init(&op, srv, res, VERB_PATCH);
+	op.ns = ns;
+	op.name = name_copy;
+	op.patch_type = PATCH_MERGE;
+	op.body = TAKE_PTR(patch);
+	op.user = "system:apiserver";
+	r = api_op_run_sync(&op);
+	if (r < 0)
+		log_error("cannot update %s %s: %s", plural, name_copy, op.err.message);
+	api_op_release(&op);
+	return r < 0 ? -EIO : 0;
+}
+
 static int bootstrap(struct apiserver *srv)
 {
 	static const char *const namespaces[] = { "default", "kube-system", "kube-public",
@@ -157,7 +196,7 @@ static int bootstrap(struct apiserver *srv)
 			       "kubernetes", "subsets", "addresses", "ip",
 			       srv->opts.advertise_address, "ports", "name", "https", "port",
 			       srv->opts.secure_port, "protocol", "TCP");
-	if (create_if_missing(srv, "endpoints", "", "default", ep) < 0)
+	if (ensure_fields(srv, "endpoints", "", "default", ep, (const char *const[]){ "subsets", NULL }) < 0)
 		return -EIO;
 	json_t *eps = json_pack(
 		"{s:s, s:s, s:{s:s, s:{s:s}}, s:s, s:[{s:[s], s:{s:b}}], s:[{s:s, s:i, s:s}]}",
@@ -166,7 +205,24 @@ static int bootstrap(struct apiserver *srv)
 		"IPv4", "endpoints", "addresses", srv->opts.advertise_address, "conditions",
 		"ready", 1, "ports", "name", "https", "port", srv->opts.secure_port, "protocol",
 		"TCP");
-	return create_if_missing(srv, "endpointslices", "discovery.k8s.io", "default", eps);
+	if (ensure_fields(srv, "endpointslices", "discovery.k8s.io", "default", eps,
+			  (const char *const[]){ "endpoints", "ports", NULL }) < 0)
+		return -EIO;
+	/* The cluster DNS Service: every agent answers DNS on its address
+	 * itself, so it has no selector (and no endpoints). Not fatal: the
+	 * address may lie outside a --service-cidr given without it. */
+	if (isempty(srv->opts.cluster_dns))
+		return 0;
+	json_t *dns = json_pack(
+		"{s:s, s:s, s:{s:s, s:{s:s, s:s, s:s}}, s:{s:s, s:s, s:[{s:s, s:i, s:s, s:i}, "
+		"{s:s, s:i, s:s, s:i}]}}",
+		"apiVersion", "v1", "kind", "Service", "metadata", "name", "kube-dns", "labels",
+		"k8s-app", "kube-dns", "kubernetes.io/cluster-service", "true",
+		"kubernetes.io/name", "CoreDNS", "spec", "type", "ClusterIP", "clusterIP",
+		srv->opts.cluster_dns, "ports", "name", "dns", "port", 53, "protocol", "UDP",
+		"targetPort", 53, "name", "dns-tcp", "port", 53, "protocol", "TCP", "targetPort", 53);
+	create_if_missing(srv, "services", "", "kube-system", dns);
+	return 0;
 }
 
 /* ---- background: compaction ---- */
@@ -230,6 +286,7 @@ int apiserver_main(int argc, char **argv, const struct server_hooks *hooks)
 		.max_body = 3 * 1024 * 1024,
 		.service_cidr = "10.43.0.0/16",
 		.service_node_port_range = "30000-32767",
+		.cluster_dns = "10.43.0.10",
 		.event_ttl_usec = 3600LL * 1000000,
 		.default_not_ready_toleration_seconds = 5,
 		.default_unreachable_toleration_seconds = 5,
@@ -256,6 +313,8 @@ int apiserver_main(int argc, char **argv, const struct server_hooks *hooks)
 		  "Alias of --service-cluster-ip-range" },
 		{ "service-node-port-range", FLAG_STRING, &srv->opts.service_node_port_range,
 		  "Port range for NodePort Services (default 30000-32767)" },
+		{ "cluster-dns", FLAG_STRING, &srv->opts.cluster_dns,
+		  "ClusterIP of the kube-system/kube-dns Service made at start (default 10.43.0.10)" },
 		{ "advertise-address", FLAG_STRING, &srv->opts.advertise_address,
 		  "Address published in the kubernetes Service's endpoints (default: the host's first address)" },
 		{ "event-ttl", FLAG_DURATION, &srv->opts.event_ttl_usec,

@@ -27,6 +27,8 @@ struct controller_opts {
 	/* Node IPAM. */
 	const char *cluster_cidr; /* --cluster-cidr, default 10.42.0.0/16 */
 	int node_cidr_mask_size;  /* --node-cidr-mask-size, default 24 */
+	/* ServiceLB: LoadBalancer addresses (IPv4, at most a /16). */
+	const char *service_lb_cidr; /* --service-lb-cidr, default 10.44.0.0/24 */
 };
 
 struct controller_ctx {
@@ -52,6 +54,9 @@ extern const struct controller_ops deployment_controller;
 extern const struct controller_ops nodelifecycle_controller;
 extern const struct controller_ops garbage_collector;
 extern const struct controller_ops nodeipam_controller;
+extern const struct controller_ops endpoints_controller;
+extern const struct controller_ops endpointslice_controller;
+extern const struct controller_ops servicelb_controller;
 
 /* Default options. */
 void controller_opts_default(struct controller_opts *o);

@@ -4,8 +4,9 @@
 #include "lib/macro.h"
 
 static const struct controller_ops *const all[] = {
-	&replicaset_controller, &deployment_controller, &nodelifecycle_controller,
-	&garbage_collector,	&nodeipam_controller,
+	&replicaset_controller,	   &deployment_controller, &nodelifecycle_controller,
+	&garbage_collector,	   &nodeipam_controller,   &endpoints_controller,
+	&endpointslice_controller, &servicelb_controller,
 };
 
 struct controller_manager {
@@ -22,6 +23,7 @@ void controller_opts_default(struct controller_opts *o)
 		.node_startup_grace_period_usec = 30000000,
 		.cluster_cidr = "10.42.0.0/16",
 		.node_cidr_mask_size = 24,
+		.service_lb_cidr = "10.44.0.0/24",
 	};
 }
 
