@@ -463,21 +463,20 @@ static int do_create(const struct cluster_opts *o)
 		json_array_foreach(json_get(st, "nodes"), i, n)
 		{
 			const char *ddir = json_get_str(n, "dataDir");
+			_cleanup_free_ char *cgroot = xasprintf("/c8s/%s", json_get_str(n, "name"));
 			const char *ndir = json_get_str(n, "rootDir");
 			if ((r = rt_mkdir_p(ddir, 0700)) < 0 || (r = rt_mkdir_p(ndir, 0700)) < 0) {
 				err = xasprintf("cannot create %s: %s", ddir, strerror(-r));
 				goto fail;
 			}
-			const char *base[] = { self_exe(),    "agent",
-					       "--server",    server_url,
-					       "--token",     token,
-					       "--node-name", json_get_str(n, "name"),
-					       "--node-ip",   json_get_str(n, "ip"),
-					       "--data-dir",  ddir,
-					       "--root-dir",  ndir,
-					       "--runtime",   o->runtime,
-					       "-v",	      verb,
-					       NULL };
+			const char *base[] = { self_exe(), "agent", "--server", server_url,
+					       "--token", token, "--node-name",
+					       json_get_str(n, "name"), "--node-ip",
+					       json_get_str(n, "ip"), "--data-dir", ddir,
+					       "--root-dir", ndir, "--runtime", o->runtime,
+					       "--cgroup-root", cgroot,
+					       /* no upstream resolvers in the lab */
+					       "--resolv-conf=", "-v", verb, NULL };
 			_cleanup_free_ const char **argv = build_argv(base, o->agent_args);
 			_cleanup_free_ char *log =
 			    xasprintf("%s/%s.log", logs, json_get_str(n, "name"));
