@@ -132,6 +132,15 @@ gone() {
 	! k "$@" >/dev/null 2>&1
 }
 
+# ep_settled NS NAME: the Endpoints and slice of NAME did not change for 2 s.
+ep_settled() {
+	local a b
+	a="$(k -n "$1" get endpoints "$2" -o jsonpath='{.metadata.resourceVersion}') $(slices_json "$1" "$2" | jq -r '[.items[].metadata.resourceVersion] | join(",")')"
+	sleep 2
+	b="$(k -n "$1" get endpoints "$2" -o jsonpath='{.metadata.resourceVersion}') $(slices_json "$1" "$2" | jq -r '[.items[].metadata.resourceVersion] | join(",")')"
+	[ "$a" = "$b" ]
+}
+
 @test "the server makes kube-dns and keeps the kubernetes endpoints on its address" {
 	run -0 k -n kube-system get service kube-dns -o json
 	[ "$(json_field "$output" .spec.clusterIP)" = 10.43.0.10 ]
@@ -177,6 +186,9 @@ gone() {
 	# in them (an annotation) writes nothing; a label is copied (one write
 	# each, seen from a watch starting before both changes).
 	local rv
+	# first let the Endpoints and slice settle (a loaded machine may still
+	# be reporting pods Ready)
+	wait_for 60 ep_settled ep-scale web
 	rv=$(store_rev)
 	k -n ep-scale annotate service web touched=yes
 	k -n ep-scale label service web tier=front
