@@ -633,7 +633,10 @@ again:
 		return op_done_error(op);
 	}
 
-	if (meta_str(obj, "deletionTimestamp") && is_finalized(res, obj)) {
+	/* The last finalizer gone: deleted now, unless a graceful deletion is
+	 * still under way (a pod's kubelet finishes it with grace 0). */
+	if (meta_str(obj, "deletionTimestamp") && is_finalized(res, obj) &&
+	    json_get_int(obj, "metadata.deletionGracePeriodSeconds", 0) == 0) {
 		op->delete_instead = true;
 		serialize_pending(op);
 		return submit(op, STORE_OP_DELETE, op->cur->rev);
