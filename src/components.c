@@ -91,6 +91,7 @@ int components_start(const struct components_env *env, struct components **ret)
 	_cleanup_free_ char *err = NULL;
 	struct kclient_opts ko = {
 		.server = env->server_url,
+		.unix_socket = env->unix_socket,
 		.token = env->token,
 		.ca_file = env->ca_file,
 		.user_agent = "c8s-server/v0.1",

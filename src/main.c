@@ -12,6 +12,7 @@ static int start_components(const struct server_env *env, void **ret)
 {
 	struct components_env ce = {
 		.server_url = env->server_url,
+		.unix_socket = env->unix_socket,
 		.ca_file = env->ca_file,
 		.token = env->token,
 		.identity = env->identity,

@@ -46,6 +46,8 @@ struct apiserver {
 	char *node_token_secret; /* its secret part */
 	char *server_url;
 	struct MHD_Daemon *mhd;
+	struct MHD_Daemon *mhd_local; /* plain HTTP on local_socket, or NULL */
+	char *local_socket;           /* <data-dir>/api.sock: this process's components */
 	struct watch_hub *hub;
 	struct allocators *alloc;
 	struct recorder *recorder;
@@ -63,6 +65,8 @@ struct apiserver {
 struct flag;
 struct server_env {
 	const char *server_url;
+	const char *unix_socket; /* plain HTTP local listener (server_url is then
+				  * http://localhost), or NULL */
 	const char *ca_file;
 	const char *token;
 	const char *identity;

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include <arpa/inet.h>
 #include <stdarg.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 
 #include "apiserver/apiserver.h"
 #include "apiserver/cache.h"
@@ -1228,8 +1231,53 @@ int http_start(struct apiserver *srv)
 	return 0;
 }
 
+int http_start_local(struct apiserver *srv, const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sun.sun_path, path);
+	/* The data directory is ours (the store's lock says so): a socket
+	 * left there belongs to a server that is gone. */
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -errno;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	mode_t old = umask(0077);
+	int r = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (r < 0 || listen(fd, 1024) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	srv->mhd_local = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+			MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG | MHD_USE_TURBO,
+		0, NULL, NULL, access_handler, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2,
+		MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv, MHD_OPTION_NOTIFY_CONNECTION,
+		connection_cb, srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024), MHD_OPTION_END);
+	if (!srv->mhd_local) {
+		close(fd);
+		unlink(path);
+		return -EIO;
+	}
+	srv->local_socket = xstrdup(path);
+	return 0;
+}
+
 void http_stop(struct apiserver *srv)
 {
+	if (srv->mhd_local) {
+		MHD_stop_daemon(srv->mhd_local);
+		srv->mhd_local = NULL;
+		unlink(srv->local_socket);
+		free(srv->local_socket);
+		srv->local_socket = NULL;
+	}
 	if (srv->mhd) {
 		MHD_stop_daemon(srv->mhd);
 		srv->mhd = NULL;

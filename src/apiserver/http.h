@@ -58,6 +58,10 @@ struct req {
 };
 
 int http_start(struct apiserver *srv);
+/* A second listener, plain HTTP on a Unix socket at path (mode 0600): for
+ * the components running in this process, which skip TLS and TCP. The same
+ * handlers and authentication (bearer tokens) serve it. */
+int http_start_local(struct apiserver *srv, const char *path);
 void http_stop(struct apiserver *srv);
 
 const char *req_query(struct req *r, const char *key);

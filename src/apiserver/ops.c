@@ -193,6 +193,10 @@ static int check_namespace(struct api_op *op, const char *name_for_error)
 		api_error_not_found(&op->err, nsres, op->ns);
 		return -ENOENT;
 	}
+	/* Every create checks its namespace: parse it only when the name of
+	 * the field is in the text (as the server serialized it). */
+	if (!memmem(obj_json(ns), ns->len, "\"deletionTimestamp\"", 19))
+		return 0;
 	_cleanup_json_ json_t *j = obj_parse(ns);
 	if (meta_str(j, "deletionTimestamp")) {
 		_cleanup_free_ char *why = xasprintf(
@@ -403,8 +407,12 @@ static json_t *desired_object(struct api_op *op, json_t *old)
 	_cleanup_json_ json_t *patched = NULL;
 
 	if (op->verb == VERB_PATCH) {
-		_cleanup_json_ json_t *base =
-			op->sub == SUB_SCALE ? scale_of(op->res, old) : json_deep_copy(old);
+		/* Strategic and merge patches build a copy of their base; JSON
+		 * patches and apply may change theirs in place. */
+		bool copies = op->patch_type == PATCH_STRATEGIC || op->patch_type == PATCH_MERGE;
+		_cleanup_json_ json_t *base = op->sub == SUB_SCALE ? scale_of(op->res, old)
+					      : copies		   ? json_incref(old)
+								   : json_deep_copy(old);
 		patched = patch_apply(op, base, op->body);
 		if (!patched)
 			return NULL;

@@ -72,18 +72,94 @@ void recorder_created(struct apiserver *srv, const struct resource *res, json_t 
 	pthread_mutex_unlock(&rec->mu);
 }
 
-static void write_event(struct apiserver *srv, json_t *ev)
-{
+/* Events written together: every create is submitted before the first
+ * answer is awaited, so they share the store's group commits instead of
+ * taking one commit (and fsync) each. */
+#define IN_FLIGHT 256
+
+struct ev_write {
 	struct api_op op;
-	api_op_init(&op, srv, resource_find("", "v1", "events"), VERB_CREATE);
-	_cleanup_free_ char *ns = xstrdup(str_or_empty_json(ev, "metadata.namespace"));
-	op.ns = ns;
-	op.body = json_incref(ev);
-	op.user = "system:apiserver";
-	if (api_op_run_sync(&op) < 0)
+	char *ns;
+	bool ready; /* the store answered: run the op again */
+	struct ev_batch *batch;
+};
+
+struct ev_batch {
+	pthread_mutex_t mu;
+	pthread_cond_t cond;
+};
+
+static void ev_write_done(struct api_op *op)
+{
+	struct ev_write *w = op->userdata;
+	pthread_mutex_lock(&w->batch->mu);
+	w->ready = true;
+	pthread_cond_broadcast(&w->batch->cond);
+	pthread_mutex_unlock(&w->batch->mu);
+}
+
+static void ev_write_finish(struct ev_write *w, json_t *ev)
+{
+	if (w->op.err.code)
 		log_v(3, "recording event %s: %s", json_get_str(ev, "metadata.name"),
-		      op.err.message);
-	api_op_release(&op);
+		      w->op.err.message);
+	api_op_release(&w->op);
+	free(w->ns);
+}
+
+static void write_events(struct apiserver *srv, json_t *events, size_t from, size_t n)
+{
+	struct ev_batch b = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER };
+	struct ev_write *ws = xnew(struct ev_write, n);
+	const struct resource *res = resource_find("", "v1", "events");
+	for (size_t i = 0; i < n; i++) {
+		struct ev_write *w = &ws[i];
+		json_t *ev = json_array_get(events, from + i);
+		api_op_init(&w->op, srv, res, VERB_CREATE);
+		w->ns = xstrdup(str_or_empty_json(ev, "metadata.namespace"));
+		w->batch = &b;
+		w->op.ns = w->ns;
+		w->op.body = json_incref(ev);
+		w->op.user = "system:apiserver";
+		w->op.on_done = ev_write_done;
+		w->op.userdata = w;
+	}
+	/* Submit them all, then move each along as the store answers. */
+	size_t left = n;
+	bool *done = xnew(bool, n);
+	for (size_t i = 0; i < n; i++) {
+		if (api_op_run(&ws[i].op) == OP_DONE) {
+			ev_write_finish(&ws[i], json_array_get(events, from + i));
+			done[i] = true;
+			left--;
+		}
+	}
+	while (left) {
+		pthread_mutex_lock(&b.mu);
+		bool any = false;
+		while (!any) {
+			for (size_t i = 0; i < n && !any; i++)
+				any = !done[i] && ws[i].ready;
+			if (!any)
+				pthread_cond_wait(&b.cond, &b.mu);
+		}
+		pthread_mutex_unlock(&b.mu);
+		for (size_t i = 0; i < n; i++) {
+			pthread_mutex_lock(&b.mu);
+			bool ready = !done[i] && ws[i].ready;
+			ws[i].ready = false;
+			pthread_mutex_unlock(&b.mu);
+			if (!ready)
+				continue;
+			if (api_op_run(&ws[i].op) == OP_DONE) {
+				ev_write_finish(&ws[i], json_array_get(events, from + i));
+				done[i] = true;
+				left--;
+			}
+		}
+	}
+	free(done);
+	free(ws);
 }
 
 static void sweep(struct apiserver *srv)
@@ -134,9 +210,9 @@ static void *recorder_main(void *arg)
 		json_t *batch = rec->queue;
 		rec->queue = json_array();
 		pthread_mutex_unlock(&rec->mu);
-		size_t i;
-		json_t *ev;
-		json_array_foreach(batch, i, ev) write_event(rec->srv, ev);
+		for (size_t i = 0; i < json_array_size(batch); i += IN_FLIGHT)
+			write_events(rec->srv, batch, i,
+				     MIN((size_t)IN_FLIGHT, json_array_size(batch) - i));
 		json_decref(batch);
 		if (now_usec_monotonic() >= next_sweep) {
 			sweep(rec->srv);

@@ -443,6 +443,14 @@ int apiserver_main(int argc, char **argv, const struct server_hooks *hooks)
 
 	if (watch_hub_start(srv) < 0 || http_start(srv) < 0)
 		return 1;
+	/* The components in this process talk to the API over a Unix socket
+	 * in the data directory, in plain HTTP: TLS and TCP on loopback cost
+	 * more CPU than the requests they carry. */
+	_cleanup_free_ char *sock = xasprintf("%s/api.sock", srv->opts.data_dir);
+	r = http_start_local(srv, sock);
+	if (r < 0)
+		log_v(1, "no local listener on %s (%s): components use %s", sock, strerror(-r),
+		      srv->server_url);
 	pthread_create(&srv->compactor, NULL, compactor_main, srv);
 	nsdeleter_start(srv);
 	recorder_start(srv);
@@ -454,7 +462,8 @@ int apiserver_main(int argc, char **argv, const struct server_hooks *hooks)
 		_cleanup_free_ char *identity = xasprintf("%s_%d", hostname, getpid());
 		_cleanup_free_ char *ca_file = xasprintf("%s/ca.crt", tls_dir);
 		struct server_env env = {
-			.server_url = srv->server_url,
+			.server_url = srv->local_socket ? "http://localhost" : srv->server_url,
+			.unix_socket = srv->local_socket,
 			.ca_file = ca_file,
 			.token = srv->admin_token,
 			.identity = identity,

@@ -90,16 +90,21 @@ static void write_one(struct event_recorder *r, struct pending *p)
 	}
 	const char *ns = json_get_str(p->event, "metadata.namespace");
 	_cleanup_free_ char *path = kpath("v1", "events", ns, NULL);
-	long code;
-	_cleanup_json_ json_t *created = kclient_post(r->c, path, p->event, &code);
-	if (!created) {
+	size_t len;
+	_cleanup_free_ char *body = json_dump_compact(p->event, &len);
+	struct kresp resp;
+	long code = kclient_do(r->c, "POST", path, body, len, NULL, &resp) == 0 ? resp.code : 0;
+	kresp_release(&resp);
+	if (code < 200 || code >= 300) {
 		log_v(2, "recording event %s: HTTP %ld", json_get_str(p->event, "reason"), code);
 		return;
 	}
+	/* The event has its name (no generateName): the answer, the same
+	 * object, need not be parsed. */
 	struct seen *s = xnew(struct seen, 1);
 	s->id = xstrdup(p->id);
 	s->ns = xstrdup(ns ? ns : "default");
-	s->name = xstrdup(json_get_str(created, "metadata.name"));
+	s->name = xstrdup(json_get_str(p->event, "metadata.name"));
 	s->count = 1;
 	s->last = now;
 	avl_insert(&r->seen, s->id, &s->avl);

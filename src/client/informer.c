@@ -44,6 +44,18 @@ struct informer {
 
 /* ---- objects ---- */
 
+/* The watch event being delivered on this thread: its object and what it
+ * was parsed into, for informer_event_json(). */
+static __thread struct {
+	const struct cobj *obj;
+	json_t *json;
+} delivering;
+
+json_t *informer_event_json(const struct cobj *o)
+{
+	return o && delivering.obj == o ? delivering.json : NULL;
+}
+
 struct cobj *cobj_ref(struct cobj *o)
 {
 	if (o)
@@ -70,7 +82,9 @@ json_t *cobj_parse(const struct cobj *o)
 	return json_loadb(o->json, o->len, 0, NULL);
 }
 
-static struct cobj *cobj_new(struct informer *inf, json_t *obj)
+/* raw: obj's text as the server sent it (kept instead of serializing obj
+ * again), or NULL. */
+static struct cobj *cobj_new(struct informer *inf, json_t *obj, const char *raw, size_t raw_len)
 {
 	const char *name = json_get_str(obj, "metadata.name");
 	const char *ns = json_get_str(obj, "metadata.namespace");
@@ -85,7 +99,12 @@ static struct cobj *cobj_new(struct informer *inf, json_t *obj)
 	o->uid = xstrdup(uid ? uid : "");
 	o->key = ns && *ns ? xasprintf("%s/%s", ns, name) : xstrdup(name);
 	o->rv = rv ? strtoll(rv, NULL, 10) : 0;
-	o->json = json_dump_compact(obj, &o->len);
+	if (raw) {
+		o->json = xstrndup(raw, raw_len);
+		o->len = raw_len;
+	} else {
+		o->json = json_dump_compact(obj, &o->len);
+	}
 	o->from = inf;
 	if (inf->extract)
 		o->ext = inf->extract(obj);
@@ -252,7 +271,7 @@ static int relist(struct informer *inf)
 	size_t nfresh = 0;
 	json_array_foreach(items, i, item)
 	{
-		struct cobj *o = cobj_new(inf, item);
+		struct cobj *o = cobj_new(inf, item, NULL, 0);
 		if (o)
 			fresh[nfresh++] = o;
 	}
@@ -302,7 +321,7 @@ static int relist(struct informer *inf)
 	return 0;
 }
 
-static bool on_event(json_t *ev, void *userdata)
+static bool on_event(json_t *ev, const char *raw, size_t raw_len, void *userdata)
 {
 	struct informer *inf = userdata;
 	const char *type = json_get_str(ev, "type");
@@ -323,9 +342,11 @@ static bool on_event(json_t *ev, void *userdata)
 			atomic_store(&inf->last_rv, rev);
 		return true;
 	}
-	struct cobj *o = cobj_new(inf, obj);
+	struct cobj *o = cobj_new(inf, obj, raw, raw_len);
 	if (!o)
 		return true;
+	delivering.obj = o;
+	delivering.json = obj;
 	if (streq(type, "DELETED")) {
 		struct cobj *old = cache_remove(inf, o->key);
 		notify_delete(inf, old ? old : o);
@@ -338,6 +359,8 @@ static bool on_event(json_t *ev, void *userdata)
 			notify_add(inf, o);
 		cobj_unref(old);
 	}
+	delivering.obj = NULL;
+	delivering.json = NULL;
 	cobj_unref(o);
 	if (rev)
 		atomic_store(&inf->last_rv, rev);

@@ -37,6 +37,10 @@ struct cobj *cobj_ref(struct cobj *o);
 void cobj_unref(struct cobj *o);
 /* Parse the JSON (a new reference). */
 json_t *cobj_parse(const struct cobj *o);
+/* In a handler called for a watch event, the object that event brought
+ * (o, the new one) already parsed: borrowed, read-only, valid until the
+ * handler returns. NULL for any other object, and for relists. */
+json_t *informer_event_json(const struct cobj *o);
 
 struct informer_handlers {
 	void (*on_add)(struct cobj *obj, void *userdata);

@@ -19,6 +19,7 @@ struct kclient {
 	char *ca_pem, *cert_pem, *key_pem;
 	bool insecure;
 	char *user_agent;
+	char *unix_socket;
 	long timeout_ms;
 	pthread_mutex_t mu;
 	CURL *pool[POOL_MAX];
@@ -129,6 +130,7 @@ int kclient_new(const struct kclient_opts *opts, struct kclient **ret, char **re
 	pthread_mutex_init(&c->mu, NULL);
 	c->timeout_ms = opts->timeout_ms ? opts->timeout_ms : 30000;
 	c->user_agent = xstrdup(opts->user_agent ? opts->user_agent : "c8s/v0.1");
+	c->unix_socket = opts->unix_socket ? xstrdup(opts->unix_socket) : NULL;
 	if (opts->kubeconfig) {
 		int r = load_kubeconfig(c, opts->kubeconfig, ret_err);
 		if (r < 0) {
@@ -179,13 +181,19 @@ void kclient_free(struct kclient *c)
 	free(c->cert_pem);
 	free(c->key_pem);
 	free(c->user_agent);
+	free(c->unix_socket);
 	free(c);
 }
 
 /* ---- handles ---- */
 
+/* TLS settings, or the Unix socket that replaces the connection. */
 static void setup_tls(struct kclient *c, CURL *h)
 {
+	if (c->unix_socket) {
+		curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, c->unix_socket);
+		return;
+	}
 	if (c->ca_pem)
 		curl_easy_setopt(h, CURLOPT_CAINFO_BLOB, &c->ca);
 	if (c->insecure) {
@@ -382,25 +390,32 @@ static size_t watch_write(char *p, size_t size, size_t n, void *ud)
 		strbuf_add(&w->errbody, p, len);
 		return len;
 	}
-	for (size_t i = 0; i < len; i++) {
-		if (p[i] != '\n') {
-			strbuf_addch(&w->line, p[i]);
+	while (len) {
+		const char *nl = memchr(p, '\n', len);
+		size_t take = nl ? (size_t)(nl - p) : len;
+		strbuf_add(&w->line, p, take);
+		if (!nl)
+			break;
+		p += take + 1;
+		len -= take + 1;
+		if (!w->line.len)
 			continue;
+		json_t *ev = json_loadb(w->line.buf, w->line.len, 0, NULL);
+		bool go_on = true;
+		if (ev) {
+			size_t off = 0, olen = 0;
+			if (!json_text_member(w->line.buf, w->line.len, "object", &off, &olen))
+				olen = 0;
+			go_on = w->fn(ev, olen ? w->line.buf + off : NULL, olen, w->userdata);
+			json_decref(ev);
 		}
-		if (w->line.len) {
-			json_t *ev = json_loadb(w->line.buf, w->line.len, 0, NULL);
-			strbuf_reset(&w->line);
-			if (ev) {
-				bool go_on = w->fn(ev, w->userdata);
-				json_decref(ev);
-				if (!go_on) {
-					w->stopped = true;
-					return 0; /* abort the transfer */
-				}
-			}
+		strbuf_reset(&w->line);
+		if (!go_on) {
+			w->stopped = true;
+			return 0; /* abort the transfer */
 		}
 	}
-	return len;
+	return size * n;
 }
 
 static int watch_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)

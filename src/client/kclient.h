@@ -4,7 +4,8 @@
  * (nothing but the API server touches the datastore).
  *
  * A client is built from a kubeconfig (client certificate or bearer token)
- * or from a server URL and token. Requests go over HTTP/1.1 keep-alive
+ * or from a server URL and token, optionally through a Unix socket (the
+ * components running inside `c8s server`). Requests go over HTTP/1.1 keep-alive
  * connections (libcurl), one connection per calling thread, reused across
  * requests. All functions are thread-safe.
  */
@@ -25,6 +26,10 @@ struct kclient_opts {
 				 * server/token means: do not verify (join flows
 				 * check the CA by hash first) */
 	const char *user_agent; /* "c8s-scheduler/v0.1" */
+	const char *unix_socket; /* connect to this Unix socket instead of the
+				  * server URL's host (plain HTTP: the API
+				  * server's local listener); server is then
+				  * http://localhost */
 	long timeout_ms;        /* per request (not watches); default 30 s */
 };
 
@@ -63,13 +68,14 @@ long kclient_delete(struct kclient *c, const char *path, json_t *options);
 
 /*
  * Watch: GET path (which must include ?watch=1&resourceVersion=...). Calls
- * fn for each event ({"type":..., "object":...}, a borrowed reference) from
+ * fn for each event ({"type":..., "object":...}, a borrowed reference, with
+ * the text of its object as the server sent it, or NULL, 0) from
  * the calling thread until the stream ends, fn returns false, or *stop
  * becomes true (checked at least every second). Returns 0 when the stream
  * ended normally, -EIO on transport errors, or the HTTP status as a
  * positive number when the server refused the watch.
  */
-typedef bool (*kwatch_fn)(json_t *event, void *userdata);
+typedef bool (*kwatch_fn)(json_t *event, const char *object, size_t object_len, void *userdata);
 int kclient_watch(struct kclient *c, const char *path, kwatch_fn fn, void *userdata,
 		  volatile bool *stop);
 

@@ -102,3 +102,81 @@ bool json_is_empty_value(const json_t *o)
 		return json_array_size(o) == 0;
 	return false;
 }
+
+/* ---- scanning JSON text without parsing it ---- */
+
+static size_t text_skip_ws(const char *s, size_t n, size_t i)
+{
+	while (i < n && (s[i] == ' ' || s[i] == '\n' || s[i] == '\t' || s[i] == '\r'))
+		i++;
+	return i;
+}
+
+/* Index just past the string starting at s[i] (a quote). */
+static size_t text_skip_string(const char *s, size_t n, size_t i)
+{
+	for (i++; i < n; i++) {
+		if (s[i] == '\\')
+			i++;
+		else if (s[i] == '"')
+			return i + 1;
+	}
+	return n;
+}
+
+/* Index just past the value starting at s[i]. */
+static size_t text_skip_value(const char *s, size_t n, size_t i)
+{
+	if (i < n && s[i] == '"')
+		return text_skip_string(s, n, i);
+	int depth = 0;
+	for (; i < n; i++) {
+		char c = s[i];
+		if (c == '"') {
+			i = text_skip_string(s, n, i) - 1;
+		} else if (c == '{' || c == '[') {
+			depth++;
+		} else if (c == '}' || c == ']') {
+			if (depth == 0)
+				return i;
+			if (--depth == 0)
+				return i + 1;
+		} else if (depth == 0 &&
+			   (c == ',' || c == ' ' || c == '\n' || c == '\t' || c == '\r')) {
+			return i;
+		}
+	}
+	return n;
+}
+
+bool json_text_member(const char *s, size_t n, const char *key, size_t *ret_off, size_t *ret_len)
+{
+	size_t klen = strlen(key);
+	size_t i = text_skip_ws(s, n, 0);
+	if (i >= n || s[i] != '{')
+		return false;
+	for (i++;;) {
+		i = text_skip_ws(s, n, i);
+		if (i >= n || s[i] != '"')
+			return false;
+		size_t kstart = i + 1, kend = text_skip_string(s, n, i);
+		bool match = kend - kstart == klen + 1 && memcmp(s + kstart, key, klen) == 0;
+		i = text_skip_ws(s, n, kend);
+		if (i >= n || s[i] != ':')
+			return false;
+		i = text_skip_ws(s, n, i + 1);
+		size_t end = text_skip_value(s, n, i);
+		size_t next = text_skip_ws(s, n, end);
+		/* A value ends where the object goes on or closes. */
+		if (end <= i || next >= n || (s[next] != ',' && s[next] != '}'))
+			return false;
+		if (match) {
+			*ret_off = i;
+			*ret_len = end - i;
+			return true;
+		}
+		if (s[next] != ',')
+			return false;
+		i = next + 1;
+	}
+}

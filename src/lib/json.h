@@ -31,3 +31,8 @@ struct strbuf;
 void json_dump_to_strbuf(const json_t *o, struct strbuf *sb);
 /* True when o is NULL, json null, "", 0, false, or an empty object/array. */
 bool json_is_empty_value(const json_t *o);
+/* Where the value of the top-level member key of the JSON object text s
+ * (n bytes, already known to be valid JSON) is, as an offset and a length;
+ * false if s is not an object or has no such member. Keys with escapes are
+ * not matched. */
+bool json_text_member(const char *s, size_t n, const char *key, size_t *ret_off, size_t *ret_len);

@@ -354,7 +354,8 @@ static void pod_bound(struct scheduler *s, struct cobj *obj, const struct pod_in
 static void pod_pending(struct scheduler *s, struct cobj *obj)
 {
 	struct sched_pod p;
-	_cleanup_json_ json_t *j = cobj_parse(obj);
+	json_t *ev = informer_event_json(obj);
+	_cleanup_json_ json_t *j = ev ? json_incref(ev) : cobj_parse(obj);
 	if (!j)
 		return;
 	sched_pod_parse(j, &p);
