@@ -8,6 +8,13 @@
 #include "net/dns.h"
 #include "net/proxy.h"
 
+/* What `c8s server` runs beside the API server: the components, and with
+ * --with-agent a node agent. */
+struct in_process {
+	struct components *components;
+	void *agent;
+};
+
 static int start_components(const struct server_env *env, void **ret)
 {
 	struct components_env ce = {
@@ -17,12 +24,34 @@ static int start_components(const struct server_env *env, void **ret)
 		.token = env->token,
 		.identity = env->identity,
 	};
-	return components_start(&ce, (struct components **)ret);
+	struct in_process *ip = xnew(struct in_process, 1);
+	int r = components_start(&ce, &ip->components);
+	if (r >= 0 && agent_embedded_start(env->server_url, env->ca_file, env->token, &ip->agent) < 0)
+		log_error("could not start the node agent");
+	*ret = ip;
+	return r;
 }
 
 static void stop_components(void *state)
 {
-	components_stop(state);
+	struct in_process *ip = state;
+	agent_embedded_stop(ip->agent);
+	if (ip->components)
+		components_stop(ip->components);
+	free(ip);
+}
+
+/* The components' flags and the in-process agent's. */
+static const struct flag *server_extra_flags(void)
+{
+	static struct flag all[64];
+	size_t n = 0;
+	for (const struct flag *f = components_flags(); f->name && n < 40; f++)
+		all[n++] = *f;
+	for (const struct flag *f = agent_embedded_flags(); f->name && n < 63; f++)
+		all[n++] = *f;
+	all[n] = (struct flag){ NULL };
+	return all;
 }
 
 static const char usage[] =
@@ -32,7 +61,7 @@ static const char usage[] =
 	"\n"
 	"Commands:\n"
 	"  server    run the control plane (API server and datastore)\n"
-	"  agent     run the node agent (for now: simulated nodes, --simulate N)\n"
+	"  agent     run the node agent (or simulated nodes, --simulate N)\n"
 	"  cluster   create, delete or load a local multi-node cluster\n"
 	"  version   print the version\n"
 	"\n"
@@ -48,7 +77,7 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (streq(cmd, "server")) {
 		struct server_hooks hooks = {
-			.extra_flags = components_flags(),
+			.extra_flags = server_extra_flags(),
 			.start = start_components,
 			.stop = stop_components,
 		};

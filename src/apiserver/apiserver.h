@@ -15,6 +15,7 @@ struct MHD_Daemon;
 struct watch_hub;
 struct allocators;
 struct recorder;
+struct proxy;
 struct resource;
 
 struct apiserver_opts {
@@ -51,6 +52,7 @@ struct apiserver {
 	struct watch_hub *hub;
 	struct allocators *alloc;
 	struct recorder *recorder;
+	struct proxy *proxy; /* connections to node agents (proxy.c) */
 	pthread_t compactor;
 	pthread_t nsdeleter;
 	pthread_mutex_t bg_mu;

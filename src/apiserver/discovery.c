@@ -23,13 +23,22 @@ struct subres {
 
 static const char *const verbs_gpu[] = { "get", "patch", "update" };
 static const char *const verbs_update[] = { "update" };
+static const char *const verbs_connect[] = { "create", "delete", "get", "patch", "update" };
 
 static const struct subres subresources[] = {
 	{ "binding", RES_BINDING, "", "v1", "Binding", verbs_create, 1 },
 	{ "finalize", RES_FINALIZE, "", "v1", "Namespace", verbs_update, 1 },
+	/* kind: <Kind>ProxyOptions (PodProxyOptions, ...), see proxy_kind() */
+	{ "proxy", RES_PROXY, "", "v1", NULL, verbs_connect, 5 },
 	{ "scale", RES_SCALE, "autoscaling", "v1", "Scale", verbs_gpu, 3 },
 	{ "status", RES_STATUS, NULL, NULL, NULL, verbs_gpu, 3 },
 };
+
+/* The options kind of a proxy subresource (PodProxyOptions, ...), or NULL. */
+static char *proxy_kind(const struct subres *s, const struct resource *res)
+{
+	return s->flag == RES_PROXY ? xasprintf("%sProxyOptions", res->kind) : NULL;
+}
 
 static json_t *strv_json(const char *const *v)
 {
@@ -117,9 +126,11 @@ static json_t *aggregated_resource(const struct resource *res)
 			continue;
 		json_t *so = json_object();
 		json_set_str(so, "subresource", s->name);
+		_cleanup_free_ char *pkind = proxy_kind(s, res);
 		json_object_set_new(so, "responseKind",
-				    s->kind ? response_kind(s->group, s->version, s->kind)
-					    : response_kind(res->group, res->version, res->kind));
+				    pkind ? response_kind(s->group, s->version, pkind)
+				    : s->kind ? response_kind(s->group, s->version, s->kind)
+					      : response_kind(res->group, res->version, res->kind));
 		json_object_set_new(so, "verbs", verbs_json(s->verbs, s->nverbs));
 		json_array_append_new(subs, so);
 	}
@@ -208,7 +219,8 @@ static json_t *resource_list(const char *group, const char *version)
 				json_set_str(so, "group", s->group);
 			if (s->version)
 				json_set_str(so, "version", s->version);
-			json_set_str(so, "kind", s->kind ? s->kind : res->kind);
+			_cleanup_free_ char *pkind = proxy_kind(s, res);
+			json_set_str(so, "kind", pkind ? pkind : s->kind ? s->kind : res->kind);
 			json_object_set_new(so, "verbs", verbs_json(s->verbs, s->nverbs));
 			json_array_append_new(resources, so);
 		}

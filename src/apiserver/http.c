@@ -10,6 +10,7 @@
 #include "apiserver/cache.h"
 #include "apiserver/certs.h"
 #include "apiserver/http.h"
+#include "apiserver/proxy.h"
 #include "apiserver/schema.h"
 #include "lib/base64.h"
 #include "lib/json.h"
@@ -973,6 +974,11 @@ static void serve_resource(struct req *r)
 	bool ok;
 	enum op_subresource sub = subresource(r, &ok);
 
+	if (proxy_handles(r)) {
+		proxy_serve(r); /* pods/log, exec, attach, portforward, proxy */
+		return;
+	}
+
 	if (res->flags & RES_VIRTUAL) {
 		serve_virtual(r);
 		return;
@@ -1093,6 +1099,8 @@ static void req_free(struct req *r)
 	strbuf_release(&r->body);
 	free(r->path);
 	pthread_mutex_destroy(&r->mu);
+	if (r->ext_free)
+		r->ext_free(r->ext);
 	free(r);
 }
 

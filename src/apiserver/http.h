@@ -55,6 +55,11 @@ struct req {
 	bool completed;
 	bool suspended;
 	struct bg_collection *bg; /* a deletecollection on its own thread */
+
+	/* A handler's own state across a suspension (proxy.c); ext_free is
+	 * called with it when the request is freed. */
+	void *ext;
+	void (*ext_free)(void *ext);
 };
 
 int http_start(struct apiserver *srv);

@@ -25,6 +25,7 @@ enum resource_flag {
 	RES_FINALIZE = 1u << 5,   /* namespaces/finalize */
 	RES_VIRTUAL = 1u << 6,    /* create-only, not stored (reviews); see create_virtual */
 	RES_CREATION_EVENT = 1u << 7, /* the server records an Event when one is created */
+	RES_PROXY = 1u << 8,      /* <kind>/proxy (proxy.c): discovery lists it */
 };
 
 struct api_ctx {

@@ -15,6 +15,7 @@
 #include "apiserver/cache.h"
 #include "apiserver/http.h"
 #include "apiserver/ops.h"
+#include "apiserver/proxy.h"
 #include "apiserver/schema.h"
 #include "lib/flags.h"
 #include "lib/json.h"
@@ -369,6 +370,10 @@ int apiserver_main(int argc, char **argv, const struct server_hooks *hooks)
 		log_error("cannot set up certificates in %s: %s", tls_dir, err ? err : strerror(-r));
 		return 1;
 	}
+	r = proxy_open(&srv->certs, &srv->proxy);
+	if (r < 0)
+		log_error("cannot issue the client certificate for node agents: %s (logs, exec and port-forward will fail)",
+			  strerror(-r));
 	srv->admin_token = ensure_token(cred_dir, "admin-token");
 	srv->node_token_secret = ensure_token(cred_dir, "node-token-secret");
 	{
@@ -495,6 +500,7 @@ int apiserver_main(int argc, char **argv, const struct server_hooks *hooks)
 	nsdeleter_stop(srv);
 	recorder_stop(srv);
 	watch_hub_end_all(srv);
+	proxy_close(srv->proxy);
 	http_stop(srv);
 	watch_hub_stop(srv);
 	cache_close(srv->cache);

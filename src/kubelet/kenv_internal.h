@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Internal to src/kubelet/{env,volumes,bundle}.c: the pieces of environment
+ * resolution the downward API volume and the bundle's args share. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Expand $(VAR) through lookup (NULL: unknown, kept as written); "$$" is "$".
+ * NULL if the result would exceed max bytes (0: no limit). */
+char *kenv_expand(const char *s, const char *(*lookup)(void *ud, const char *name, size_t nlen),
+		  void *ud, size_t max);
+/* A valid environment variable name (printable ASCII, no '='). */
+bool kenv_name_valid(const char *name);
+/* The value of key in a ConfigMap (data, binaryData) or a Secret (data,
+ * base64-decoded), malloc'd and NUL-terminated, or NULL. */
+char *kenv_object_key(const json_t *obj, bool secret, const char *key, size_t *ret_len);
+/* A downward API fieldRef path's value (env form: labels['k'], annotations['k']). */
+int kenv_field_ref(const json_t *pod, const char *path, const char *pod_ip, const char *host_ip,
+		   char **ret, char **ret_err);
+/* A resourceFieldRef's value ({containerName, resource, divisor}). */
+int kenv_resource_ref(const json_t *pod, const json_t *container, const json_t *ref, char **ret,
+		      char **ret_err);
