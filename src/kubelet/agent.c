@@ -12,6 +12,7 @@
 #include "kubelet/agent.h"
 #include "kubelet/kubelet.h"
 #include "kubelet/simulate.h"
+#include "net/node_net.h"
 #include "lib/base64.h"
 #include "lib/flags.h"
 #include "lib/json.h"
@@ -83,7 +84,23 @@ struct agent_opts {
 	int verbosity;
 	struct kubelet_opts ko;
 	const char **insecure;
+	struct node_net_opts nn;
 };
+
+/* The node's network services (pod routes, service proxy, DNS) beside a
+ * started kubelet. */
+static int start_node_net(struct kclient *c, struct kubelet *k, const struct kubelet_opts *ko,
+			  struct node_net_opts *nn, struct node_net **ret)
+{
+	_cleanup_free_ char *err = NULL;
+	nn->node_name = kubelet_node_name(k);
+	nn->cluster_dns = ko->cluster_dns;
+	nn->cluster_domain = ko->cluster_domain;
+	int r = node_net_start(c, nn, ret, &err);
+	if (r < 0)
+		log_error("cannot start the node's network services: %s", err ? err : strerror(-r));
+	return r;
+}
 
 /* The simulation, until SIGTERM or SIGINT; returns the exit code. */
 static int run_simulation(const struct agent_opts *ao, struct sim_opts *so)
@@ -345,12 +362,19 @@ static int run_agent(struct agent_opts *ao)
 		kclient_free(client);
 		return 1;
 	}
+	struct node_net *net = NULL;
+	if (start_node_net(client, k, &ao->ko, &ao->nn, &net) < 0) {
+		kubelet_stop(k);
+		kclient_free(client);
+		return 1;
+	}
 	int sig;
 	do {
 		if (sigwait(&sigs, &sig) != 0)
 			sig = SIGHUP;
 	} while (sig == SIGHUP);
 	log_info("received %s; stopping (containers keep running)", strsignal(sig));
+	node_net_stop(net);
 	kubelet_stop(k);
 	kclient_free(client);
 	log_info("stopped");
@@ -363,12 +387,13 @@ static struct {
 	bool enabled;
 	struct kubelet_opts ko;
 	const char **insecure;
+	struct node_net_opts nn;
 	bool set;
 } emb;
 
 const struct flag *agent_embedded_flags(void)
 {
-	static struct flag flags[12];
+	static struct flag flags[20];
 	if (!emb.set) {
 		kubelet_opts_default(&emb.ko);
 		emb.set = true;
@@ -399,6 +424,13 @@ const struct flag *agent_embedded_flags(void)
 			   "With --with-agent: HOST:PORT spoken to over plain HTTP; repeatable" };
 	flags[n++] = (struct flag){ "cgroup-root", FLAG_STRING, &emb.ko.cgroup_root,
 				    "With --with-agent: parent cgroup of the pods (default /c8s)" };
+	flags[n++] = (struct flag){ "resolv-conf", FLAG_STRING, &emb.nn.resolv_conf,
+				    "With --with-agent: upstream resolvers of the cluster DNS "
+				    "(default /etc/resolv.conf; \"\" for none)" };
+	flags[n++] = (struct flag){ "disable-service-proxy", FLAG_BOOL, &emb.nn.disable_proxy,
+				    "With --with-agent: no service proxy on this node" };
+	flags[n++] = (struct flag){ "disable-dns", FLAG_BOOL, &emb.nn.disable_dns,
+				    "With --with-agent: no cluster DNS server on this node" };
 	flags[n] = (struct flag){ NULL };
 	return flags;
 }
@@ -406,6 +438,7 @@ const struct flag *agent_embedded_flags(void)
 struct embedded {
 	struct kclient *c;
 	struct kubelet *k;
+	struct node_net *net;
 	char *ca_pem;
 };
 
@@ -428,6 +461,8 @@ int agent_embedded_start(const char *server_url, const char *ca_file, const char
 		emb.ko.client_ca_pem = e->ca_pem;
 		emb.ko.insecure_registries = (const char *const *)emb.insecure;
 		r = kubelet_start(e->c, &emb.ko, &e->k, &err);
+		if (r >= 0)
+			r = start_node_net(e->c, e->k, &emb.ko, &emb.nn, &e->net);
 	}
 	if (r < 0) {
 		log_error("cannot start the node agent: %s", err ? err : strerror(-r));
@@ -443,6 +478,7 @@ void agent_embedded_stop(void *p)
 	struct embedded *e = p;
 	if (!e)
 		return;
+	node_net_stop(e->net);
 	kubelet_stop(e->k);
 	kclient_free(e->c);
 	free(e->ca_pem);
@@ -481,6 +517,16 @@ int agent_main(int argc, char **argv)
 		  "CNI plugins (default /usr/lib/cni)" },
 		{ "cgroup-root", FLAG_STRING, &ao.ko.cgroup_root,
 		  "Parent cgroup of the pods (default /c8s)" },
+		{ "cluster-cidr", FLAG_STRING, &ao.nn.cluster_cidr,
+		  "The pod network of the cluster (default 10.42.0.0/16)" },
+		{ "service-cidr", FLAG_STRING, &ao.nn.service_cidr,
+		  "The Service network of the cluster (default 10.43.0.0/16)" },
+		{ "resolv-conf", FLAG_STRING, &ao.nn.resolv_conf,
+		  "Upstream resolvers of the cluster DNS (default /etc/resolv.conf; \"\" for none)" },
+		{ "disable-service-proxy", FLAG_BOOL, &ao.nn.disable_proxy,
+		  "No service proxy on this node" },
+		{ "disable-dns", FLAG_BOOL, &ao.nn.disable_dns,
+		  "No cluster DNS server on this node" },
 		{ "insecure-registry", FLAG_STRV, &ao.insecure,
 		  "HOST:PORT of a registry spoken to over plain HTTP; repeatable" },
 		{ "pod-workers", FLAG_INT, &ao.ko.pod_workers, "Pods synced at once (default 8)" },

@@ -775,3 +775,8 @@ void kubelet_stop(struct kubelet *k)
 	pthread_cond_destroy(&k->node_cond);
 	free(k);
 }
+
+const char *kubelet_node_name(const struct kubelet *k)
+{
+	return k->node_name;
+}

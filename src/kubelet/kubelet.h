@@ -33,5 +33,7 @@ void kubelet_opts_default(struct kubelet_opts *o);
 /* Start everything (returns once started; work continues in threads). */
 int kubelet_start(struct kclient *c, const struct kubelet_opts *o, struct kubelet **ret,
 		  char **ret_err);
+/* The node's name (the flag, or the host name). */
+const char *kubelet_node_name(const struct kubelet *k);
 /* Stop the threads; containers keep running under conmon. */
 void kubelet_stop(struct kubelet *k);

@@ -35,6 +35,8 @@ int node_net_start(struct kclient *kc, const struct node_net_opts *o, struct nod
 		*ret_err = xasprintf("pod network: %s", strerror(-r));
 		goto fail;
 	}
+	/* From here on a part that cannot start is logged and left out: the
+	 * node still runs its pods. */
 	if (!o->disable_proxy) {
 		struct svc_proxy_opts so = { .node_name = o->node_name,
 					     .cluster_cidr = cluster_cidr,
@@ -43,10 +45,8 @@ int node_net_start(struct kclient *kc, const struct node_net_opts *o, struct nod
 					     .sync_min_ms = 10,
 					     .table = "c8s" };
 		r = svc_proxy_start(kc, &so, &n->proxy);
-		if (r < 0) {
-			*ret_err = xasprintf("service proxy: %s", strerror(-r));
-			goto fail;
-		}
+		if (r < 0)
+			log_error("cannot start the service proxy: %s", strerror(-r));
 	}
 	if (dns_ip) {
 		const char *rc = o->resolv_conf ? o->resolv_conf : "/etc/resolv.conf";
@@ -56,12 +56,12 @@ int node_net_start(struct kclient *kc, const struct node_net_opts *o, struct nod
 				      .cluster_domain = o->cluster_domain,
 				      .upstreams = upstreams };
 		r = dns_server_start(kc, &d, &n->dns);
-		if (r < 0) {
-			*ret_err = xasprintf("cluster DNS on %s:53: %s", dns_ip, strerror(-r));
-			goto fail;
-		}
+		if (r < 0)
+			log_error("cannot serve the cluster DNS on %s:53: %s", dns_ip,
+				  strerror(-r));
 	}
-	log_info("node network: pod routes, %s, %s", n->proxy ? "service proxy" : "no service proxy",
+	log_info("node network: pod routes, %s, %s",
+		 n->proxy ? "service proxy" : "no service proxy",
 		 n->dns ? "cluster DNS" : "no DNS");
 	*ret = n;
 	return 0;

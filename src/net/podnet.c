@@ -150,7 +150,11 @@ static int masquerade_install(const char *cluster_cidr)
 static void service_link_install(const char *service_cidr, const char *dns_ip)
 {
 	char *err = NULL;
-	if (net_ip(NULL, "link show c8s-svc") < 0 && net_ip(&err, "link add c8s-svc type dummy") < 0)
+	/* A dummy link; a bridge without ports where the kernel has no dummy
+	 * driver (its address is local and its routes are used all the same). */
+	if (net_ip(NULL, "link show c8s-svc") < 0 &&
+	    net_ip(NULL, "link add c8s-svc type dummy") < 0 &&
+	    net_ip(&err, "link add c8s-svc type bridge") < 0)
 		goto fail;
 	if (net_ip(&err, "link set c8s-svc up") < 0)
 		goto fail;
