@@ -2,10 +2,13 @@
 /* The agent's Node: registration with what the machine has, the Lease
  * renewed every 2 s (the heartbeat), the status every minute, and the
  * node's spec.podCIDR once the node IPAM controller has set it. */
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysinfo.h>
 #include <sys/utsname.h>
 #include <time.h>
+
+#include <sys/stat.h>
 
 #include "client/informer.h"
 #include "client/kclient.h"
@@ -306,6 +309,18 @@ static void wait_usec(struct kubelet *k, int64_t usec)
 	pthread_mutex_unlock(&k->node_mu);
 }
 
+/* Has the images directory changed since *mtime (updated)? */
+static bool images_changed(struct kubelet *k, struct timespec *mtime)
+{
+	struct stat st;
+	if (stat(k->images_dir, &st) < 0)
+		return false;
+	if (st.st_mtim.tv_sec == mtime->tv_sec && st.st_mtim.tv_nsec == mtime->tv_nsec)
+		return false;
+	*mtime = st.st_mtim;
+	return true;
+}
+
 static void *node_main(void *arg)
 {
 	struct kubelet *k = arg;
@@ -319,8 +334,16 @@ static void *node_main(void *arg)
 	uint64_t last_status = now_usec_monotonic();
 	_cleanup_free_ char *path = xasprintf("/api/v1/nodes/%s", k->node_name);
 	_cleanup_free_ char *spath = xasprintf("/api/v1/nodes/%s/status", k->node_name);
+	struct timespec images_mtime = { 0 };
+	images_changed(k, &images_mtime); /* imported at start */
 	while (!atomic_load(&k->stopping)) {
 		lease_renew(k, uid);
+		/* Archives copied into the images directory while running
+		 * (`c8s cluster load`): import them, report them at once. */
+		if (images_changed(k, &images_mtime)) {
+			image_import_dir(k->images, k->images_dir);
+			last_status = 0;
+		}
 		if (!k->pod_cidr) {
 			long code;
 			_cleanup_json_ json_t *n = kclient_get(k->c, path, &code);
