@@ -304,7 +304,8 @@ int apiserver_main(int argc, char **argv, const struct server_hooks *hooks)
 		{ "write-kubeconfig", FLAG_STRING, &srv->opts.write_kubeconfig,
 		  "Where to write the admin kubeconfig (default <data-dir>/admin.kubeconfig)" },
 		{ "datastore-endpoint", FLAG_STRING, &srv->opts.datastore,
-		  "Datastore location (default sqlite://<data-dir>/db/state.db)" },
+		  "Datastore location: sqlite://PATH or etcd://HOST:PORT[,HOST:PORT...][/PREFIX] "
+		  "(default sqlite://<data-dir>/db/state.db)" },
 		{ "etcd-compaction-interval", FLAG_DURATION, &srv->opts.compaction_interval_usec,
 		  "How often old revisions are compacted away (default 5m)" },
 		{ "threads", FLAG_INT, &srv->opts.threads, "HTTP worker threads (default 4)" },

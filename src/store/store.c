@@ -8,6 +8,7 @@
 
 static const struct store_backend *const backends[] = {
 	&store_backend_sqlite,
+	&store_backend_etcd,
 };
 
 /* Length of the "scheme" in "scheme://rest", or 0 if location is a bare path. */
@@ -38,6 +39,8 @@ int store_open(const char *location, struct store **ret)
 	if (n == 0) /* a bare path */
 		return store_backend_sqlite.open(location, ret);
 
+	if (n == 4 && strncmp(location, "http", 4) == 0) /* http://host:port -> etcd */
+		return store_backend_etcd.open(location, ret);
 	for (size_t i = 0; i < ARRAY_SIZE(backends); i++) {
 		const char *name = backends[i]->name;
 		if (strlen(name) == n && strncmp(location, name, n) == 0)

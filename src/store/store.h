@@ -16,7 +16,7 @@
  *
  * Backends implement struct store_backend; store_open() picks one by URL:
  *   "sqlite:///path/to/state.db" or a bare path  -> embedded SQLite
- *   (later) "etcd://host:port[,host:port]"        -> etcd v3
+ *   "etcd://host:port[,host:port][/prefix]" (or http://) -> etcd v3 (etcd.c)
  *
  * Errors are negative errno values:
  *   -EEXIST   create of a key that exists
@@ -218,3 +218,4 @@ static inline int64_t store_compacted_rev(struct store *s)
 int store_exec(struct store *s, struct store_op *op);
 
 extern const struct store_backend store_backend_sqlite;
+extern const struct store_backend store_backend_etcd;
