@@ -26,7 +26,8 @@ static int start_components(const struct server_env *env, void **ret)
 	};
 	struct in_process *ip = xnew(struct in_process, 1);
 	int r = components_start(&ce, &ip->components);
-	if (r >= 0 && agent_embedded_start(env->server_url, env->ca_file, env->token, &ip->agent) < 0)
+	if (r >= 0 && agent_embedded_start(env->server_url, env->unix_socket, env->ca_file, env->token,
+					    &ip->agent) < 0)
 		log_error("could not start the node agent");
 	*ret = ip;
 	return r;

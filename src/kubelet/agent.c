@@ -442,7 +442,8 @@ struct embedded {
 	char *ca_pem;
 };
 
-int agent_embedded_start(const char *server_url, const char *ca_file, const char *token, void **ret)
+int agent_embedded_start(const char *server_url, const char *unix_socket, const char *ca_file,
+			 const char *token, void **ret)
 {
 	*ret = NULL;
 	if (!emb.enabled)
@@ -452,6 +453,7 @@ int agent_embedded_start(const char *server_url, const char *ca_file, const char
 	if (rt_read_file(ca_file, &e->ca_pem, NULL) < 0)
 		e->ca_pem = NULL;
 	struct kclient_opts ko = { .server = server_url,
+				   .unix_socket = unix_socket,
 				   .token = token,
 				   .ca_file = ca_file,
 				   .user_agent = "c8s-agent/v0.1",

@@ -14,6 +14,6 @@ int agent_main(int argc, char **argv);
  * NULL-terminated. */
 const struct flag *agent_embedded_flags(void);
 /* Start the agent if --with-agent was given (*ret stays NULL otherwise). */
-int agent_embedded_start(const char *server_url, const char *ca_file, const char *token,
-			 void **ret);
+int agent_embedded_start(const char *server_url, const char *unix_socket, const char *ca_file,
+			 const char *token, void **ret);
 void agent_embedded_stop(void *state);
