@@ -40,10 +40,10 @@ server_url() {
 	run -0 k cluster-info
 	[ "$(head -n 1 <<<"$output")" = "Kubernetes control plane is running at $url" ]
 	[[ "$output" == *"To further debug and diagnose cluster problems, use 'kubectl cluster-info dump'."* ]]
-	# only labelled services in kube-system are listed, by their kubernetes.io/name
-	post /api/v1/namespaces/kube-system/services '{"apiVersion":"v1","kind":"Service","metadata":{"name":"kube-dns",
-		"labels":{"kubernetes.io/cluster-service":"true","kubernetes.io/name":"CoreDNS"}},
-		"spec":{"ports":[{"name":"dns","port":53,"protocol":"UDP"},{"name":"dns-tcp","port":53}]}}'
+	# only labelled services in kube-system are listed, by their
+	# kubernetes.io/name; the server made kube-dns with the label
+	[ "$(k -n kube-system get service kube-dns -o jsonpath='{.metadata.labels.kubernetes\.io/cluster-service}')" = true ]
+	k -n kube-system label service kube-dns kubernetes.io/name=CoreDNS
 	post /api/v1/namespaces/kube-system/services '{"apiVersion":"v1","kind":"Service","metadata":{"name":"unlisted"},"spec":{"ports":[{"port":80}]}}'
 	post /api/v1/namespaces/default/services '{"apiVersion":"v1","kind":"Service","metadata":{"name":"elsewhere",
 		"labels":{"kubernetes.io/cluster-service":"true"}},"spec":{"ports":[{"port":80}]}}'
