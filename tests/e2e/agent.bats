@@ -12,7 +12,7 @@ setup_file() {
 	if ! why=$(lab_requirements); then
 		skip "$why"
 	fi
-	lab_setup
+	lab_setup || { lab_teardown; return 1; }
 	echo "LAB_ENV=$LAB_ENV" >"$BATS_FILE_TMPDIR/lab"
 }
 

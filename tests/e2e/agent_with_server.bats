@@ -9,7 +9,7 @@ setup_file() {
 	if ! why=$(lab_requirements); then
 		skip "$why"
 	fi
-	lab_setup with-agent
+	lab_setup with-agent || { lab_teardown; return 1; }
 	echo "LAB_ENV=$LAB_ENV" >"$BATS_FILE_TMPDIR/lab"
 }
 

@@ -102,9 +102,12 @@ make_pod() {
 EOF
 }
 
-@test "c8s agent without --simulate says the real agent is not there yet and exits 2" {
-	run -2 "$AGENT_BIN" agent --kubeconfig "$KUBECONFIG"
-	[[ "$output" == *"the real node agent is not implemented yet; use --simulate N"* ]]
+@test "c8s agent refuses bad flags with exit 2 (nothing is started)" {
+	# (the real agent is tested in a lab namespace: agent.bats)
+	run -2 "$AGENT_BIN" agent
+	[[ "$output" == *"give --kubeconfig FILE, or --server URL and --token TOKEN"* ]]
+	run -2 "$AGENT_BIN" agent --kubeconfig "$KUBECONFIG" --runtime nosuch
+	[[ "$output" == *"--runtime must be crun, runc or a path"* ]]
 	run -2 "$AGENT_BIN" agent --simulate 0 --kubeconfig "$KUBECONFIG"
 	[[ "$output" == *"--simulate must be between 1 and"* ]]
 	run -2 "$AGENT_BIN" agent --simulate 2 --node-memory lots --kubeconfig "$KUBECONFIG"
