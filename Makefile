@@ -81,7 +81,8 @@ unit-rel: $(UNIT_REL)
 	@set -e; for t in $(UNIT_REL); do echo "== $$t"; $$t; done
 
 # End-to-end tests drive the real kubectl against real c8s processes.
-e2e: $(BIN)/c8s $(BIN)/c8s-asan
+# streaming.bats runs the agent's stream server from its unit test (a stub agent).
+e2e: $(BIN)/c8s $(BIN)/c8s-asan $(B)/asan/tests/test_stream_server
 	bats --timing tests/e2e
 
 test: unit e2e

@@ -21,8 +21,8 @@ load lab
 # The stub: a built test_stream_server (make build/asan/tests/test_stream_server).
 stub_bin() {
 	local b
-	for b in "${C8S_STREAM_STUB:-}" "$C8S_ROOT/build/rel/tests/test_stream_server" \
-		"$C8S_ROOT/build/asan/tests/test_stream_server"; do
+	for b in "${C8S_STREAM_STUB:-}" "$C8S_ROOT/build/asan/tests/test_stream_server" \
+		"$C8S_ROOT/build/rel/tests/test_stream_server"; do
 		if [ -n "$b" ] && [ -x "$b" ]; then
 			echo "$b"
 			return 0
