@@ -9,7 +9,7 @@ build-essential pkg-config clang-format
 libmicrohttpd-dev libjansson-dev libyaml-dev libsqlite3-dev libgnutls28-dev
 libcurl4-openssl-dev libarchive-dev libnftables-dev zlib1g-dev
 libcmocka-dev bats curl jq sqlite3 python3 python3-kubernetes
-crun runc conmon containernetworking-plugins busybox-static dnsutils
+crun runc conmon containernetworking-plugins busybox-static dnsutils openssl util-linux
 skopeo umoci docker-registry nftables iproute2 etcd-server etcd-client
 "
 
