@@ -225,6 +225,7 @@ static int do_delete(const struct cluster_opts *o, bool quiet)
 		_cleanup_free_ char *rel = xasprintf("c8s/%s", str_or_empty_json(n, "name"));
 		cgroups_remove(rel);
 	}
+	cgroups_remove_if_empty("c8s");
 
 	/* 4. links, routes, namespaces */
 	if (lab.subnet >= 0)

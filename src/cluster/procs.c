@@ -317,3 +317,15 @@ void cgroups_remove(const char *rel)
 	if (stat(v2, &st) == 0 && S_ISDIR(st.st_mode))
 		rmdir_tree(v2, 0);
 }
+
+void cgroups_remove_if_empty(const char *rel)
+{
+	_cleanup_(closedirp) DIR *d = opendir("/sys/fs/cgroup");
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		_cleanup_free_ char *path = xasprintf("/sys/fs/cgroup/%s/%s", de->d_name, rel);
+		(void)rmdir(path); /* fails, as it should, while another cluster uses it */
+	}
+}

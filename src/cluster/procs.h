@@ -33,3 +33,6 @@ void mounts_remove_under(char *const *dirs);
 /* Remove the cgroup directories named rel (e.g. "c8s/NODE") in every
  * mounted cgroup hierarchy, depth first. */
 void cgroups_remove(const char *rel);
+
+/* Remove the cgroup directory rel in every hierarchy where it is empty. */
+void cgroups_remove_if_empty(const char *rel);
