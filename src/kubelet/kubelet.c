@@ -619,6 +619,8 @@ int kubelet_start(struct kclient *c, const struct kubelet_opts *o, struct kubele
 		.plugin_dir = o->cni_bin_dir,
 		.state_dir = k->cni_dir,
 		.bridge = "c8s0",
+		/* the agent's pod network masquerades for the cluster CIDR */
+		.no_masquerade = true,
 	};
 
 	int r = make_dirs(k, ret_err);

@@ -35,7 +35,7 @@ static void set_err(char **ret_err, char *msg)
 
 /*
  * The network configuration list:
- *   bridge (gateway on the bridge, masquerade, hairpin) with host-local
+ *   bridge (gateway on the bridge, masquerade unless the node does it, hairpin) with host-local
  *   IPAM over the pod CIDR and a default route through the bridge, then
  *   portmap (hostPorts, through runtimeConfig.portMappings).
  */
@@ -46,7 +46,7 @@ static json_t *netconf_list(const struct cni_config *cfg)
 				 "dataDir", cfg->state_dir);
 	json_t *bridge =
 	    json_pack("{s:s, s:s, s:b, s:b, s:b}", "type", "bridge", "bridge", cfg->bridge,
-		      "isGateway", true, "ipMasq", true, "hairpinMode", true);
+		      "isGateway", true, "ipMasq", !cfg->no_masquerade, "hairpinMode", true);
 	if (cfg->mtu > 0)
 		json_object_set_new(bridge, "mtu", json_integer(cfg->mtu));
 	json_object_set_new(bridge, "ipam", ipam);

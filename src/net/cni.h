@@ -9,13 +9,16 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 
 struct cni_config {
 	const char *plugin_dir; /* /usr/lib/cni */
-	const char *state_dir;  /* host-local's data dir (per node) */
-	const char *bridge;     /* "c8s0" */
-	const char *pod_cidr;   /* the node's spec.podCIDR */
-	int mtu;                /* 0: default */
+	const char *state_dir;	/* host-local's data dir (per node) */
+	const char *bridge;	/* "c8s0" */
+	const char *pod_cidr;	/* the node's spec.podCIDR */
+	int mtu;		/* 0: default */
+	bool no_masquerade;	/* the node masquerades for the whole cluster
+				 * CIDR itself (net/podnet.h): no per-pod rule */
 };
 
 /* Attach netns to the pod network as ifname ("eth0"); port_mappings is the
