@@ -82,7 +82,7 @@ spec:
   containers:
   - name: httpd
     image: $IMG
-    command: ["sh", "-c", "mkdir -p /www && echo \$(hostname) > /www/index.html && touch /tmp/ready && exec httpd -f -p 8080 -h /www"]
+    command: ["sh", "-c", "mkdir -p /www/cgi-bin && echo \$(hostname) > /www/index.html && printf '#!/bin/sh\\necho Content-Type: text/plain\\necho\\necho \$REMOTE_ADDR\\n' > /www/cgi-bin/ip && chmod +x /www/cgi-bin/ip && touch /tmp/ready && exec httpd -f -p 8080 -h /www"]
     ports: [{name: http, containerPort: 8080}]
     readinessProbe:
       exec: {command: ["test", "-f", "/tmp/ready"]}
@@ -130,9 +130,10 @@ EOF
 	[[ "$ipa" == 10.42.* ]]
 	run -0 k exec pp-b -- timeout 5 wget -qO- "http://$ipa:8080/"
 	[ "$output" = pp-a ]
-	# the source address is the client pod's own (no NAT between pods)
-	run -0 k exec pp-b -- sh -c "timeout 5 wget -qO- http://$ipa:8080/ >/dev/null; echo ok"
-	[ "$output" = ok ]
+	# the server sees the client pod's own address (no NAT between pods)
+	# (busybox httpd gives REMOTE_ADDR as [::ffff:A.B.C.D])
+	run -0 k exec pp-b -- timeout 5 wget -qO- "http://$ipa:8080/cgi-bin/ip"
+	[ "$(sed 's/^\[::ffff://; s/\]$//' <<<"$output")" = "$(k get pod pp-b -o jsonpath='{.status.podIP}')" ]
 }
 
 @test "a ClusterIP Service spreads requests from a pod on another node over all its pods" {
