@@ -462,27 +462,6 @@ static json_t *build_env(const struct bundle_opts *o)
 	return env;
 }
 
-static int64_t machine_memory(void)
-{
-	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
-	return pages > 0 && psz > 0 ? (int64_t)pages * psz : 0;
-}
-
-static int quantity_at(const json_t *c, const char *kind, const char *name, bool milli,
-		       int64_t *ret)
-{
-	json_t *q = json_object_get(json_object_get(json_object_get(c, "resources"), kind), name);
-	const char *s = json_string_value(q);
-	if (!s) {
-		if (json_is_integer(q)) {
-			*ret = json_integer_value(q) * (milli ? 1000 : 1);
-			return 0;
-		}
-		return -ENOENT;
-	}
-	return milli ? quantity_parse_milli(s, ret) : quantity_parse(s, ret);
-}
-
 /* The pod's QoS class as the kubelet computes it. */
 static const char *qos_class(const json_t *pod)
 {
@@ -498,8 +477,8 @@ static const char *qos_class(const json_t *pod)
 			for (size_t k = 0; k < 2; k++) {
 				int64_t req, lim;
 				bool milli = k == 0;
-				bool hr = quantity_at(c, "requests", res[k], milli, &req) == 0;
-				bool hl = quantity_at(c, "limits", res[k], milli, &lim) == 0;
+				bool hr = kenv_resource_value(c, "requests", res[k], milli, &req) == 0;
+				bool hl = kenv_resource_value(c, "limits", res[k], milli, &lim) == 0;
 				if (hr || hl)
 					any = true;
 				if (!hl || (hr && req != lim))
@@ -519,10 +498,10 @@ static int oom_score_adj(const struct bundle_opts *o)
 	else if (streq(q, "BestEffort"))
 		adj = 1000;
 	else {
-		int64_t req = 0, cap = machine_memory();
-		quantity_at(o->container, "requests", "memory", false, &req);
+		int64_t req = 0, cap = kenv_machine_memory();
+		kenv_resource_value(o->container, "requests", "memory", false, &req);
 		if (req == 0)
-			quantity_at(o->container, "limits", "memory", false, &req);
+			kenv_resource_value(o->container, "limits", "memory", false, &req);
 		adj = cap > 0 ? (int)(1000 - (1000 * (double)req) / (double)cap) : 999;
 		adj = MAX(adj, 2);
 		adj = MIN(adj, 999);
@@ -539,7 +518,7 @@ static int build_resources(const struct bundle_opts *o, bool privileged, json_t 
 {
 	json_t *res = json_object();
 	int64_t mem, cpu_req, cpu_lim;
-	int r = quantity_at(o->container, "limits", "memory", false, &mem);
+	int r = kenv_resource_value(o->container, "limits", "memory", false, &mem);
 	if (r == 0 && mem > 0) {
 		json_t *m = json_pack("{s:I}", "limit", (json_int_t)mem);
 		if (access("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", F_OK) == 0)
@@ -548,9 +527,9 @@ static int build_resources(const struct bundle_opts *o, bool privileged, json_t 
 	} else if (r < 0 && r != -ENOENT)
 		goto bad;
 	json_t *cpu = json_object();
-	r = quantity_at(o->container, "requests", "cpu", true, &cpu_req);
+	r = kenv_resource_value(o->container, "requests", "cpu", true, &cpu_req);
 	if (r == -ENOENT)
-		r = quantity_at(o->container, "limits", "cpu", true, &cpu_req);
+		r = kenv_resource_value(o->container, "limits", "cpu", true, &cpu_req);
 	if (r == -ENOENT)
 		cpu_req = 0;
 	else if (r < 0) {
@@ -560,7 +539,7 @@ static int build_resources(const struct bundle_opts *o, bool privileged, json_t 
 	/* MilliCPUToShares: 2 minimum (also for no request). */
 	int64_t shares = cpu_req * 1024 / 1000;
 	json_object_set_new(cpu, "shares", json_integer(MAX(shares, 2)));
-	r = quantity_at(o->container, "limits", "cpu", true, &cpu_lim);
+	r = kenv_resource_value(o->container, "limits", "cpu", true, &cpu_lim);
 	if (r == 0 && cpu_lim > 0) {
 		int64_t period = 100000, quota = cpu_lim * period / 1000;
 		json_object_set_new(cpu, "quota", json_integer(MAX(quota, 1000)));

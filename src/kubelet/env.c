@@ -234,15 +234,14 @@ static int64_t machine_cpus_milli(void)
 	return (n > 0 ? n : 1) * 1000;
 }
 
-static int64_t machine_memory(void)
+int64_t kenv_machine_memory(void)
 {
 	long pages = sysconf(_SC_PHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
 	return pages > 0 && psz > 0 ? (int64_t)pages * psz : 0;
 }
 
-/* The value of a quantity in resources.<kind>.<name>, or -1 if unset. */
-static int resource_value(const json_t *c, const char *kind, const char *name, bool milli,
-			  int64_t *ret)
+int kenv_resource_value(const json_t *c, const char *kind, const char *name, bool milli,
+			int64_t *ret)
 {
 	json_t *q = json_object_get(json_object_get(json_object_get(c, "resources"), kind), name);
 	const char *s = json_string_value(q);
@@ -297,14 +296,14 @@ int kenv_resource_ref(const json_t *pod, const json_t *container, const json_t *
 	name = strchr(res, '.') + 1;
 
 	int64_t v;
-	int r = resource_value(c, kind, name, cpu, &v);
+	int r = kenv_resource_value(c, kind, name, cpu, &v);
 	if (r == -ENOENT && streq(kind, "requests"))
-		r = resource_value(c, "limits", name, cpu, &v);
+		r = kenv_resource_value(c, "limits", name, cpu, &v);
 	if (r == -ENOENT) {
 		/* Unset: a limit defaults to the node's allocatable; a request to 0. */
 		if (streq(kind, "limits"))
 			v = cpu			    ? machine_cpus_milli()
-			    : streq(name, "memory") ? machine_memory()
+			    : streq(name, "memory") ? kenv_machine_memory()
 						    : 0;
 		else
 			v = 0;
