@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
+#include "components.h"
 #include "client/events.h"
 #include "client/factory.h"
 #include "client/kclient.h"
 #include "client/leader.h"
-#include "components.h"
 #include "controllers/controllers.h"
 #include "lib/log.h"
 #include "scheduler/scheduler.h"
@@ -25,24 +25,29 @@ static const struct flag *flags_table(void)
 	size_t n = 0;
 	flags[n++] = (struct flag){ "disable-scheduler", FLAG_BOOL, &opts.disable_scheduler,
 				    "Do not run the scheduler in this server" };
-	flags[n++] = (struct flag){ "disable-controller-manager", FLAG_BOOL,
-				    &opts.disable_controllers,
-				    "Do not run the controllers in this server" };
-	flags[n++] = (struct flag){ "cluster-cidr", FLAG_STRING, &opts.ctl.cluster_cidr,
-				    "CIDR the nodes' pod CIDRs are taken from (default 10.42.0.0/16)" };
+	flags[n++] =
+	    (struct flag){ "disable-controller-manager", FLAG_BOOL, &opts.disable_controllers,
+			   "Do not run the controllers in this server" };
+	flags[n++] =
+	    (struct flag){ "cluster-cidr", FLAG_STRING, &opts.ctl.cluster_cidr,
+			   "CIDR the nodes' pod CIDRs are taken from (default 10.42.0.0/16)" };
 	flags[n++] = (struct flag){ "node-cidr-mask-size", FLAG_INT, &opts.ctl.node_cidr_mask_size,
 				    "Prefix length of each node's pod CIDR (default 24)" };
-	flags[n++] = (struct flag){ "node-monitor-period", FLAG_DURATION,
-				    &opts.ctl.node_monitor_period_usec,
-				    "How often node health is checked (default 1s)" };
+	flags[n++] =
+	    (struct flag){ "node-monitor-period", FLAG_DURATION, &opts.ctl.node_monitor_period_usec,
+			   "How often node health is checked (default 1s)" };
 	flags[n++] = (struct flag){ "node-monitor-grace-period", FLAG_DURATION,
 				    &opts.ctl.node_monitor_grace_period_usec,
-				    "How long a node may go without a heartbeat before it is marked NotReady (default 8s)" };
-	flags[n++] = (struct flag){ "node-startup-grace-period", FLAG_DURATION,
-				    &opts.ctl.node_startup_grace_period_usec,
-				    "How long a new node may take to report before it is marked NotReady (default 30s)" };
-	flags[n++] = (struct flag){ "service-lb-cidr", FLAG_STRING, &opts.ctl.service_lb_cidr,
-				    "Pool of LoadBalancer Service addresses (default 10.44.0.0/24)" };
+				    "How long a node may go without a heartbeat before it is "
+				    "marked NotReady (default 8s)" };
+	flags[n++] = (struct flag){
+		"node-startup-grace-period", FLAG_DURATION,
+		&opts.ctl.node_startup_grace_period_usec,
+		"How long a new node may take to report before it is marked NotReady (default 30s)"
+	};
+	flags[n++] =
+	    (struct flag){ "service-lb-cidr", FLAG_STRING, &opts.ctl.service_lb_cidr,
+			   "Pool of LoadBalancer Service addresses (default 10.44.0.0/24)" };
 	flags[n++] = (struct flag){ "concurrent-syncs", FLAG_INT, &opts.ctl.workers,
 				    "Workers per controller (default 4)" };
 	flags[n] = (struct flag){ NULL };

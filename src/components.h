@@ -11,11 +11,11 @@
 struct components;
 
 struct components_env {
-	const char *server_url; /* https://127.0.0.1:6443, or http://localhost with: */
+	const char *server_url;	 /* https://127.0.0.1:6443, or http://localhost with: */
 	const char *unix_socket; /* the API server's local listener */
 	const char *ca_file;
-	const char *token;      /* admin bearer token */
-	const char *identity;   /* leader election identity (host name + port) */
+	const char *token;    /* admin bearer token */
+	const char *identity; /* leader election identity (host name + port) */
 };
 
 /* Flags `c8s server` also accepts for the components; NULL-terminated

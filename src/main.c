@@ -26,8 +26,8 @@ static int start_components(const struct server_env *env, void **ret)
 	};
 	struct in_process *ip = xnew(struct in_process, 1);
 	int r = components_start(&ce, &ip->components);
-	if (r >= 0 && agent_embedded_start(env->server_url, env->unix_socket, env->ca_file, env->token,
-					    &ip->agent) < 0)
+	if (r >= 0 && agent_embedded_start(env->server_url, env->unix_socket, env->ca_file,
+					   env->token, &ip->agent) < 0)
 		log_error("could not start the node agent");
 	*ret = ip;
 	return r;
@@ -56,17 +56,17 @@ static const struct flag *server_extra_flags(void)
 }
 
 static const char usage[] =
-	"c8s - a Kubernetes-compatible container orchestrator in one small binary\n"
-	"\n"
-	"Usage: c8s <command> [flags]\n"
-	"\n"
-	"Commands:\n"
-	"  server    run the control plane (API server and datastore)\n"
-	"  agent     run the node agent (or simulated nodes, --simulate N)\n"
-	"  cluster   create, delete or load a local multi-node cluster\n"
-	"  version   print the version\n"
-	"\n"
-	"Run 'c8s <command> --help' for the flags of a command.\n";
+    "c8s - a Kubernetes-compatible container orchestrator in one small binary\n"
+    "\n"
+    "Usage: c8s <command> [flags]\n"
+    "\n"
+    "Commands:\n"
+    "  server    run the control plane (API server and datastore)\n"
+    "  agent     run the node agent (or simulated nodes, --simulate N)\n"
+    "  cluster   create, delete or load a local multi-node cluster\n"
+    "  version   print the version\n"
+    "\n"
+    "Run 'c8s <command> --help' for the flags of a command.\n";
 
 int main(int argc, char **argv)
 {

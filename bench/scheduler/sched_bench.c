@@ -726,7 +726,8 @@ static json_t *ctl_json(struct bench *b, const char *method, const char *url, co
 	if (status < 0)
 		die("%s %s: %s", method, url, b->ctl.errbuf);
 	if (status != want)
-		die("%s %s: HTTP %ld: %.300s", method, url, status, b->ctl.body.p ? b->ctl.body.p : "");
+		die("%s %s: HTTP %ld: %.300s", method, url, status,
+		    b->ctl.body.p ? b->ctl.body.p : "");
 	return json_loadb(b->ctl.body.p, b->ctl.body.len, 0, NULL);
 }
 
@@ -1050,8 +1051,8 @@ static void *watcher_main(void *arg)
 		w->reconnects++;
 		if (w->reconnects <= 3)
 			warn("watch of %s ended (%s, HTTP %ld); resuming at %" PRIu64 "%s", w->path,
-			     r == CURLE_OK ? "closed by the server" : w->errbuf, status,
-			     w->from_rv, w->reconnects == 3 ? " (not reported again)" : "");
+			     r == CURLE_OK ? "closed by the server" : w->errbuf, status, w->from_rv,
+			     w->reconnects == 3 ? " (not reported again)" : "");
 		sleep_ms(w->reconnects < 5 ? 100L << w->reconnects : 2000);
 	}
 	return NULL;
@@ -1162,10 +1163,10 @@ static void check_alive(const struct bench *b, const char *during)
 /* ---- creating pods -------------------------------------------------------- */
 
 /* 50m and 64Mi by default: 30 pods fill 1.5 of a simulated node's 4 cpus. */
-#define POD_JSON                                                                              \
-	"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\",\"labels\":{"  \
-	"\"app\":\"sched-bench\",\"wave\":\"%s\"}},\"spec\":{\"containers\":[{\"name\":"      \
-	"\"app\",\"image\":\"registry.example.com/sched-bench/app:1.0\",\"resources\":{"      \
+#define POD_JSON                                                                               \
+	"{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"%s\",\"labels\":{"   \
+	"\"app\":\"sched-bench\",\"wave\":\"%s\"}},\"spec\":{\"containers\":[{\"name\":"       \
+	"\"app\",\"image\":\"registry.example.com/sched-bench/app:1.0\",\"resources\":{"       \
 	"\"requests\":{\"cpu\":\"%s\",\"memory\":\"%s\"}}}],\"terminationGracePeriodSeconds\"" \
 	":0}}"
 
@@ -1242,8 +1243,8 @@ static void conn_start(struct bench *b, struct conn *c, struct pod *p, const cha
 /* Creates the pods tab->v[from..to) in namespace ns, with every connection
  * of the pool busy, until all are sent or `deadline` (0: none) passes.
  * `watch` is only read, for the progress lines. */
-static void create_pods(struct bench *b, struct podtab *tab, size_t from, size_t to,
-			const char *ns, const char *wave, int64_t deadline, struct watcher *watch,
+static void create_pods(struct bench *b, struct podtab *tab, size_t from, size_t to, const char *ns,
+			const char *wave, int64_t deadline, struct watcher *watch,
 			struct create_result *res)
 {
 	_cleanup_free_ char *url = xasprintf("%s/api/v1/namespaces/%s/pods", b->opt.server, ns);
@@ -1460,9 +1461,9 @@ static void analyse_wave(struct bench *b, json_t *o, struct podtab *tab, int64_t
 			peak = (double)c_bound[s];
 		if (cc > cb && cc - cb > max_backlog)
 			max_backlog = cc - cb;
-		json_array_append_new(timeline, json_pack("[I, I, I, I]", (json_int_t)s + 1,
-							  (json_int_t)cc, (json_int_t)cb,
-							  (json_int_t)cr));
+		json_array_append_new(timeline,
+				      json_pack("[I, I, I, I]", (json_int_t)s + 1, (json_int_t)cc,
+						(json_int_t)cb, (json_int_t)cr));
 	}
 	free(c_created);
 	free(c_bound);
@@ -1495,7 +1496,8 @@ static void analyse_wave(struct bench *b, json_t *o, struct podtab *tab, int64_t
 			    bound == n && n ? jreal(secs(last_bound - t0)) : json_null());
 	json_object_set_new(o, "all_running_s",
 			    running == n && n ? jreal(secs(last_running - t0)) : json_null());
-	json_object_set_new(o, "last_bound_s", last_bound ? jreal(secs(last_bound - t0)) : json_null());
+	json_object_set_new(o, "last_bound_s",
+			    last_bound ? jreal(secs(last_bound - t0)) : json_null());
 	json_object_set_new(o, "first_bound_s",
 			    first_bound ? jreal(secs(first_bound - t0)) : json_null());
 	json_object_set_new(o, "bound_per_s",
@@ -1513,11 +1515,10 @@ static void analyse_wave(struct bench *b, json_t *o, struct podtab *tab, int64_t
 	json_object_set_new(o, "max_unbound", json_integer((json_int_t)max_backlog));
 	json_object_set_new(o, "to_bound", samples_json(&to_bound));
 	json_object_set_new(o, "to_running", samples_json(&to_running));
-	json_object_set_new(
-	    o, "pods_per_node",
-	    json_pack("{s:I, s:I, s:I}", "nodes", (json_int_t)nodes.n, "min",
-		      (json_int_t)(nodes.n ? nodes.v[0].count : 0), "max",
-		      (json_int_t)(nodes.n ? nodes.v[nodes.n - 1].count : 0)));
+	json_object_set_new(o, "pods_per_node",
+			    json_pack("{s:I, s:I, s:I}", "nodes", (json_int_t)nodes.n, "min",
+				      (json_int_t)(nodes.n ? nodes.v[0].count : 0), "max",
+				      (json_int_t)(nodes.n ? nodes.v[nodes.n - 1].count : 0)));
 	json_object_set_new(o, "timeline", timeline);
 	samples_release(&to_bound);
 	samples_release(&to_running);
@@ -1593,9 +1594,9 @@ static void run_bare_wave(struct bench *b, enum wave_kind k, size_t count, doubl
 			warn("backlog: %zu pods were bound while the scheduler was held off",
 			     atomic_load(&w.bound));
 		{
-			_cleanup_free_ char *url = url_of(
-			    b, "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/"
-			       "kube-scheduler");
+			_cleanup_free_ char *url =
+			    url_of(b, "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/"
+				      "kube-scheduler");
 			_cleanup_json_ json_t *lease = ctl_json(b, "GET", url, NULL, 200);
 			_cleanup_free_ char *body = NULL;
 			json_t *spec = json_object_get(lease, "spec");
@@ -1628,9 +1629,9 @@ static void run_bare_wave(struct bench *b, enum wave_kind k, size_t count, doubl
 	json_object_set_new(o, "memory_before", mem_before);
 	json_object_set_new(o, "memory_after", mem_json(b));
 	json_object_set_new(o, "watch_reconnects", json_integer((json_int_t)w.reconnects));
-	json_object_set_new(o, "clock_starts",
-			    json_string(k == WAVE_BACKLOG ? "scheduler let go"
-							  : "first create sent"));
+	json_object_set_new(
+	    o, "clock_starts",
+	    json_string(k == WAVE_BACKLOG ? "scheduler let go" : "first create sent"));
 	analyse_wave(b, o, ret_tab, t0, release, count, wave_name[k]);
 	*ret_wave = o;
 }
@@ -1672,8 +1673,8 @@ static json_t *run_deployment(struct bench *b, size_t replicas)
 {
 	const char *ns = wave_ns[WAVE_DEPLOYMENT];
 	_cleanup_free_ char *path = xasprintf("/api/v1/namespaces/%s/pods", ns);
-	_cleanup_free_ char *coll = xasprintf("%s/apis/apps/v1/namespaces/%s/deployments",
-					      b->opt.server, ns);
+	_cleanup_free_ char *coll =
+	    xasprintf("%s/apis/apps/v1/namespaces/%s/deployments", b->opt.server, ns);
 	_cleanup_free_ char *body =
 	    xasprintf(DEPLOYMENT_JSON, replicas, b->opt.pod_cpu, b->opt.pod_memory);
 	struct deploy_poll d = { .replicas = replicas };
@@ -1706,8 +1707,8 @@ static json_t *run_deployment(struct bench *b, size_t replicas)
 	json_object_set_new(o, "replicas", json_integer((json_int_t)replicas));
 	json_object_set_new(o, "ready_replicas", json_integer(d.ready));
 	json_object_set_new(o, "available_replicas", json_integer(d.available));
-	json_object_set_new(o, "all_ready_s", d.ready_at ? json_real(secs(d.ready_at - t0))
-							 : json_null());
+	json_object_set_new(o, "all_ready_s",
+			    d.ready_at ? json_real(secs(d.ready_at - t0)) : json_null());
 	json_object_set_new(o, "cpu", cpu_json(&m0, &m1));
 	json_object_set_new(o, "store_revisions",
 			    json_integer((json_int_t)(store_revision(b) - rev0)));
@@ -1860,11 +1861,11 @@ static json_t *run_hold(struct bench *b, struct podtab *names, json_t *before, s
 			break;
 		}
 	}
-	json_object_set_new(o, "paged_list",
-			    json_pack("{s:f, s:I, s:I, s:b, s:o, s:o}", "seconds",
-				      secs(now_ns() - t_all), "pages", (json_int_t)n_pages, "items",
-				      (json_int_t)items, "complete", complete, "first_page",
-				      samples_json(&first_page), "next_pages", samples_json(&pages)));
+	json_object_set_new(
+	    o, "paged_list",
+	    json_pack("{s:f, s:I, s:I, s:b, s:o, s:o}", "seconds", secs(now_ns() - t_all), "pages",
+		      (json_int_t)n_pages, "items", (json_int_t)items, "complete", complete,
+		      "first_page", samples_json(&first_page), "next_pages", samples_json(&pages)));
 	if (!complete && ok)
 		warn("hold: the paged list stopped after %d s: %zu of %ld pods in %zu pages",
 		     PAGED_LIST_MAX_S, items, pods_total, n_pages);
@@ -1894,12 +1895,12 @@ static json_t *run_hold(struct bench *b, struct podtab *names, json_t *before, s
 					ready++;
 			}
 		}
-		json_object_set_new(o, "nodes",
-				    json_pack("{s:I, s:I, s:f, s:I}", "total",
-					      (json_int_t)json_array_size(
-						  json_object_get(list, "items")),
-					      "ready", (json_int_t)ready, "list_seconds", secs(t),
-					      "list_bytes", (json_int_t)b->ctl.bytes));
+		json_object_set_new(
+		    o, "nodes",
+		    json_pack("{s:I, s:I, s:f, s:I}", "total",
+			      (json_int_t)json_array_size(json_object_get(list, "items")), "ready",
+			      (json_int_t)ready, "list_seconds", secs(t), "list_bytes",
+			      (json_int_t)b->ctl.bytes));
 		if ((int)ready < b->opt.nodes)
 			warn("hold: only %zu of %d nodes are Ready", ready, b->opt.nodes);
 	}
@@ -1986,10 +1987,10 @@ static json_t *run_hold(struct bench *b, struct podtab *names, json_t *before, s
 			double rss_pp = (rss1 - rss0) * 1024.0 / added, db_pp = (db1 - db0) / added;
 			double more = (double)target - (double)pods_total;
 
-			json_object_set_new(
-			    o, "per_pod",
-			    json_pack("{s:f, s:f, s:f}", "server_rss_bytes", rss_pp, "db_bytes",
-				      db_pp, "measured_over_pods", added));
+			json_object_set_new(o, "per_pod",
+					    json_pack("{s:f, s:f, s:f}", "server_rss_bytes", rss_pp,
+						      "db_bytes", db_pp, "measured_over_pods",
+						      added));
 			if (extrapolated)
 				json_object_set_new(
 				    o, "extrapolation",
@@ -2036,8 +2037,8 @@ static json_t *wait_nodes(struct bench *b)
 			    b->opt.node_timeout_s);
 		if (now_ns() - last_print >= PROGRESS_EVERY_NS) {
 			last_print = now_ns();
-			printf("    nodes      %ld/%d registered (load %.2f)\n", count, b->opt.nodes,
-			       load1());
+			printf("    nodes      %ld/%d registered (load %.2f)\n", count,
+			       b->opt.nodes, load1());
 			fflush(stdout);
 		}
 		check_alive(b, "node registration");
@@ -2115,8 +2116,8 @@ static void print_wave_header(void)
 	printf("  %-6s %-10s %7s %8s %8s %8s %8s %9s %9s %9s %9s %9s %8s\n", "nodes", "wave",
 	       "pods", "create/s", "bound/s", "sustain", "peak/s", "all bound", "all Run",
 	       "bound p50", "bound p99", "Run p99", "unbound");
-	printf("  %-6s %-10s %7s %8s %8s %8s %8s %9s %9s %9s %9s %9s %8s\n", "", "", "", "", "",
-	       "", "", "s", "s", "ms", "ms", "ms", "max");
+	printf("  %-6s %-10s %7s %8s %8s %8s %8s %9s %9s %9s %9s %9s %8s\n", "", "", "", "", "", "",
+	       "", "s", "s", "ms", "ms", "ms", "max");
 }
 
 static void print_wave_row(const json_t *run, const char *wave, const json_t *o)
@@ -2125,16 +2126,15 @@ static void print_wave_row(const json_t *run, const char *wave, const json_t *o)
 
 	fmt_num(c[0], sizeof(c[0]), jnum(o, "create.per_s"), 0);
 	fmt_num(c[1], sizeof(c[1]),
-		!strcmp(wave, "backlog") ? jnum(o, "binding_per_s") : jnum(o, "bound_per_s"),
-		0);
+		!strcmp(wave, "backlog") ? jnum(o, "binding_per_s") : jnum(o, "bound_per_s"), 0);
 	fmt_num(c[2], sizeof(c[2]), jnum(o, "sustained_bound_per_s"), 0);
 	fmt_num(c[3], sizeof(c[3]), jnum(o, "all_bound_s"), 1);
 	fmt_num(c[4], sizeof(c[4]), jnum(o, "all_running_s"), 1);
 	fmt_num(c[5], sizeof(c[5]), jnum(o, "to_bound.p50_ms"), 0);
 	fmt_num(c[6], sizeof(c[6]), jnum(o, "to_bound.p99_ms"), 0);
 	printf("  %-6.0f %-10s %7.0f %8s %8s %8s %8.0f %9s %9s %9s %9s", jnum(run, "config.nodes"),
-	       wave, jnum(o, "pods"), c[0], c[1], c[2], jnum(o, "peak_bound_per_s"), c[3], c[4], c[5],
-	       c[6]);
+	       wave, jnum(o, "pods"), c[0], c[1], c[2], jnum(o, "peak_bound_per_s"), c[3], c[4],
+	       c[5], c[6]);
 	fmt_num(c[0], sizeof(c[0]), jnum(o, "to_running.p99_ms"), 0);
 	printf(" %9s %8.0f\n", c[0], jnum(o, "max_unbound"));
 }
@@ -2149,14 +2149,15 @@ static void print_usage_row(const json_t *run, const char *wave, const json_t *o
 	       jnum(o, "cpu.agents_cpu_s"), jnum(o, "cpu.client_cpu_s"), jnum(o, "cpu.other_pct"),
 	       1000 * jnum(o, "cpu.server_cpu_s") / pods, 1000 * jnum(o, "cpu.agents_cpu_s") / pods,
 	       jnum(o, "store_revisions") / pods, mib(jnum(o, "memory_after.server.rss_kb")),
-	       mib(jnum(o, "memory_after.server.hwm_kb")), mib(jnum(o, "memory_after.agents.rss_kb")),
+	       mib(jnum(o, "memory_after.server.hwm_kb")),
+	       mib(jnum(o, "memory_after.agents.rss_kb")),
 	       mib(jnum(o, "memory_after.agents.hwm_kb")),
 	       jnum(json_array_get(json_object_get(o, "load_average_end"), 0), ""));
 	if (json_object_get((json_t *)o, "cpu_binding"))
 		printf("  %-6s %-10s %7.1f %7.1f %7.1f %7.1f %5.0f%% %7.2f %7.2f\n", "",
-		       "  binding", jnum(o, "cpu_binding.wall_s"), jnum(o, "cpu_binding.server_cpu_s"),
-		       jnum(o, "cpu_binding.agents_cpu_s"), jnum(o, "cpu_binding.client_cpu_s"),
-		       jnum(o, "cpu_binding.other_pct"),
+		       "  binding", jnum(o, "cpu_binding.wall_s"),
+		       jnum(o, "cpu_binding.server_cpu_s"), jnum(o, "cpu_binding.agents_cpu_s"),
+		       jnum(o, "cpu_binding.client_cpu_s"), jnum(o, "cpu_binding.other_pct"),
 		       1000 * jnum(o, "cpu_binding.server_cpu_s") / pods,
 		       1000 * jnum(o, "cpu_binding.agents_cpu_s") / pods);
 }
@@ -2175,8 +2176,8 @@ static void print_hold(const json_t *run, const json_t *h)
 	       mib(jnum(h, "memory.server.rss_kb")), mib(jnum(h, "memory.server.hwm_kb")),
 	       jnum(h, "memory.server.threads"), mib(jnum(h, "memory.agents.rss_kb")));
 	printf("    database    %.1f MiB on disk:", jnum(h, "db.total_bytes") / 1048576.0);
-	json_object_foreach(files, k, v) printf(" %s %.1f MiB", k,
-						(double)json_integer_value(v) / 1048576.0);
+	json_object_foreach(files, k, v)
+	    printf(" %s %.1f MiB", k, (double)json_integer_value(v) / 1048576.0);
 	printf("\n");
 	printf("    per pod     %.0f bytes of server RSS, %.0f bytes of database (over %.0f pods "
 	       "added)\n",
@@ -2205,10 +2206,10 @@ static void print_hold(const json_t *run, const json_t *h)
 	printf("    watch       a new watch of all pods opens in %.1f ms; %.0f pods created one "
 	       "by one: event p50 %.1f ms / max %.1f ms, bound p50 %.1f ms, Running p50 %.1f ms "
 	       "(max %.1f), %.0f missing\n",
-	       jnum(h, "watch_open_ms"), jnum(h, "probe.pods"), jnum(h, "probe.to_watch_event.p50_ms"),
-	       jnum(h, "probe.to_watch_event.max_ms"), jnum(h, "probe.to_bound.p50_ms"),
-	       jnum(h, "probe.to_running.p50_ms"), jnum(h, "probe.to_running.max_ms"),
-	       jnum(h, "probe.missing"));
+	       jnum(h, "watch_open_ms"), jnum(h, "probe.pods"),
+	       jnum(h, "probe.to_watch_event.p50_ms"), jnum(h, "probe.to_watch_event.max_ms"),
+	       jnum(h, "probe.to_bound.p50_ms"), jnum(h, "probe.to_running.p50_ms"),
+	       jnum(h, "probe.to_running.max_ms"), jnum(h, "probe.missing"));
 	if (json_object_get((json_t *)h, "extrapolation"))
 		printf("    EXTRAPOLATED to %.0f pods (a straight line, not measured): server RSS "
 		       "~%.0f MiB, database ~%.0f MiB, full list ~%.1f s\n",
@@ -2243,7 +2244,8 @@ static json_t *targets_json(json_t *runs)
 
 			if (!w)
 				continue;
-			name = xasprintf("%s, %.0f nodes", rates[r].what, jnum(run, "config.nodes"));
+			name =
+			    xasprintf("%s, %.0f nodes", rates[r].what, jnum(run, "config.nodes"));
 			json_array_append_new(
 			    t, json_pack("{s:s, s:s, s:s, s:f, s:o, s:o}", "name", name, "unit",
 					 "pods/s", "rule", ">=", "target", TARGET_BOUND_PER_S,
@@ -2280,7 +2282,9 @@ static void print_targets(json_t *t)
 	json_array_foreach(t, i, x)
 	{
 		json_t *pass = json_object_get(x, "pass");
-		const char *mark = json_is_true(pass) ? " ok " : json_is_false(pass) ? "MISS" : " -- ";
+		const char *mark = json_is_true(pass)	 ? " ok "
+				   : json_is_false(pass) ? "MISS"
+							 : " -- ";
 		double v = jnum(x, "value"), want = jnum(x, "target");
 
 		printf("  [%s] %-40s %s %.0f %-6s got %.0f", mark,
@@ -2370,14 +2374,15 @@ static void report(json_t *runs)
 	{
 		json_t *l0 = json_object_get(run, "load_average_start");
 
-		printf("\nrun %zu: %.0f nodes (%.0f agent%s), %.0f clients, pod requests %s/%s; load "
-		       "average at its start %.2f %.2f %.2f on %.0f CPUs\n",
-		       i + 1, jnum(run, "config.nodes"), jnum(run, "config.agents"),
-		       jnum(run, "config.agents") == 1 ? "" : "s", jnum(run, "config.clients"),
-		       json_string_value(jpath(run, "config.pod_cpu")),
-		       json_string_value(jpath(run, "config.pod_memory")),
-		       jnum(json_array_get(l0, 0), ""), jnum(json_array_get(l0, 1), ""),
-		       jnum(json_array_get(l0, 2), ""), jnum(run, "host.cpus"));
+		printf(
+		    "\nrun %zu: %.0f nodes (%.0f agent%s), %.0f clients, pod requests %s/%s; load "
+		    "average at its start %.2f %.2f %.2f on %.0f CPUs\n",
+		    i + 1, jnum(run, "config.nodes"), jnum(run, "config.agents"),
+		    jnum(run, "config.agents") == 1 ? "" : "s", jnum(run, "config.clients"),
+		    json_string_value(jpath(run, "config.pod_cpu")),
+		    json_string_value(jpath(run, "config.pod_memory")),
+		    jnum(json_array_get(l0, 0), ""), jnum(json_array_get(l0, 1), ""),
+		    jnum(json_array_get(l0, 2), ""), jnum(run, "host.cpus"));
 		printf("  nodes Ready %.1f s after the agents started; %s\n",
 		       jnum(run, "nodes.ready_s"),
 		       json_string_value(json_object_get(run, "note"))
@@ -2400,7 +2405,8 @@ static void usage(FILE *f)
 	    "(bench/scheduler/run starts the server and the agents for you).\n"
 	    "\n"
 	    "  --server URL           the server, e.g. https://127.0.0.1:6443\n"
-	    "  --kubeconfig-dir DIR   the server's --data-dir: DIR/tls/{ca.crt,admin.crt,admin.key}\n"
+	    "  --kubeconfig-dir DIR   the server's --data-dir: "
+	    "DIR/tls/{ca.crt,admin.crt,admin.key}\n"
 	    "  --data-dir DIR         where DIR/db is, for its size (default: --kubeconfig-dir)\n"
 	    "  --server-pid PID       the server's PID, for memory and CPU (local servers only)\n"
 	    "  --agent-pid PID        an agent's PID; repeatable\n"
@@ -2409,7 +2415,8 @@ static void usage(FILE *f)
 	    "                         needs the lease held by " HOLD_HOLDER ")\n"
 	    "  --pods N               bare pods created while the scheduler runs (default 30000)\n"
 	    "  --deployment N         replicas of one Deployment (default 10000; 0: none)\n"
-	    "  --scale-pods N         fill the cluster up to N pods, then the hold checks (0: none)\n"
+	    "  --scale-pods N         fill the cluster up to N pods, then the hold checks (0: "
+	    "none)\n"
 	    "  --scale-time-limit S   stop creating fill pods after S seconds (default 1200)\n"
 	    "  --clients N            concurrent create connections (default 64)\n"
 	    "  --stall-timeout S      stop waiting after S seconds without progress (default 120)\n"
@@ -2722,10 +2729,10 @@ int main(int argc, char **argv)
 			json_object_set_new(o, "pods", json_integer(0));
 		}
 		json_object_set_new(o, "before", before);
-		json_object_set_new(o, "hold",
-				    run_hold(&b, tabs[WAVE_FILL].n ? &tabs[WAVE_FILL]
-								   : &tabs[WAVE_PODS],
-					     before, b.opt.scale_pods));
+		json_object_set_new(
+		    o, "hold",
+		    run_hold(&b, tabs[WAVE_FILL].n ? &tabs[WAVE_FILL] : &tabs[WAVE_PODS], before,
+			     b.opt.scale_pods));
 		json_object_set_new(waves, "fill", o);
 	}
 	json_object_set_new(b.out, "load_average_end", loadavg_json());

@@ -43,12 +43,12 @@ struct apiserver {
 	struct cache *cache;
 	struct certs certs;
 	char *admin_token;
-	char *node_token;        /* the full join token: K10<ca sha256>::node:<secret> */
+	char *node_token;	 /* the full join token: K10<ca sha256>::node:<secret> */
 	char *node_token_secret; /* its secret part */
 	char *server_url;
 	struct MHD_Daemon *mhd;
 	struct MHD_Daemon *mhd_local; /* plain HTTP on local_socket, or NULL */
-	char *local_socket;           /* <data-dir>/api.sock: this process's components */
+	char *local_socket;	      /* <data-dir>/api.sock: this process's components */
 	struct watch_hub *hub;
 	struct allocators *alloc;
 	struct recorder *recorder;

@@ -102,8 +102,7 @@ int64_t cache_rev(struct cache *c)
 
 /* ---- watchers ---- */
 
-static void watcher_push_locked(struct watcher *w, enum watch_type type, struct obj *o,
-				int64_t rev)
+static void watcher_push_locked(struct watcher *w, enum watch_type type, struct obj *o, int64_t rev)
 {
 	if (w->ended)
 		return;
@@ -152,8 +151,7 @@ static bool watcher_offer_locked(struct watcher *w, enum watch_type type, struct
 	return true;
 }
 
-static void watcher_offer(struct watcher *w, enum watch_type type, struct obj *o,
-			  struct obj *prev)
+static void watcher_offer(struct watcher *w, enum watch_type type, struct obj *o, struct obj *prev)
 {
 	pthread_mutex_lock(&w->mu);
 	bool queued = watcher_offer_locked(w, type, o, prev);
@@ -205,8 +203,8 @@ static void history_event(const struct store_event *ev, void *userdata)
 {
 	struct history_ctx *h = userdata;
 	const char *key = ev->key + h->rc->prefix_len;
-	_cleanup_obj_ struct obj *o = obj_new_from_bytes(h->rc->res, key, ev->value,
-							 ev->value_len, ev->rev, ev->create_rev);
+	_cleanup_obj_ struct obj *o =
+	    obj_new_from_bytes(h->rc->res, key, ev->value, ev->value_len, ev->rev, ev->create_rev);
 	if (!o)
 		return;
 	/* The previous version is not at hand: report creations as ADDED and
@@ -250,7 +248,7 @@ int cache_watch(struct cache *c, const struct watcher_opts *opts, struct watcher
 		if (opts->from_rev >= rc->ring_floor) {
 			for (size_t i = 0; i < rc->ring_len; i++) {
 				struct cache_event *e =
-					&rc->ring[(rc->ring_head + i) % RING_CAPACITY];
+				    &rc->ring[(rc->ring_head + i) % RING_CAPACITY];
 				if (e->obj->rev > opts->from_rev)
 					watcher_offer_locked(w, e->type, e->obj, e->prev);
 			}
@@ -420,8 +418,8 @@ void cache_list(struct cache *c, const struct resource *res, const struct obj_fi
 	ret->rev = cache_rev(c);
 	if (f->name && !f->labels && !f->fields && !start_after) {
 		/* A single object: no scan. */
-		_cleanup_free_ char *key = ns_prefix ? xasprintf("%s%s", ns_prefix, f->name)
-						     : xstrdup(f->name);
+		_cleanup_free_ char *key =
+		    ns_prefix ? xasprintf("%s%s", ns_prefix, f->name) : xstrdup(f->name);
 		n = avl_find(&rc->tree, key);
 		if (n && obj_filter_match(f, avl_entry(n, struct node, avl)->obj))
 			obj_list_push(ret, avl_entry(n, struct node, avl)->obj);
@@ -464,8 +462,8 @@ int cache_list_at(struct cache *c, const struct resource *res, const struct obj_
 	*ret = (struct obj_list){ 0 };
 	if (!rc)
 		return -ENOENT;
-	prefix = f->ns && res->namespaced ? xasprintf("%s%s/", rc->prefix, f->ns)
-					  : xstrdup(rc->prefix);
+	prefix =
+	    f->ns && res->namespaced ? xasprintf("%s%s/", rc->prefix, f->ns) : xstrdup(rc->prefix);
 	if (start_after)
 		start = xasprintf("%s%s", rc->prefix, start_after);
 	/* With a limit, read the store in chunks until one more match than the
@@ -481,8 +479,8 @@ int cache_list_at(struct cache *c, const struct resource *res, const struct obj_
 		rev = got_rev;
 		for (size_t i = 0; i < kvs.n; i++) {
 			_cleanup_obj_ struct obj *o = obj_new_from_bytes(
-				rc->res, kvs.items[i].key + rc->prefix_len, kvs.items[i].value,
-				kvs.items[i].value_len, kvs.items[i].mod_rev, kvs.items[i].create_rev);
+			    rc->res, kvs.items[i].key + rc->prefix_len, kvs.items[i].value,
+			    kvs.items[i].value_len, kvs.items[i].mod_rev, kvs.items[i].create_rev);
 			if (!o || !obj_filter_match(f, o))
 				continue;
 			if (limit && ret->n == limit) {
@@ -542,8 +540,8 @@ int cache_open(struct store *store, struct cache **ret)
 		pthread_rwlock_init(&rc->lock, &attr);
 		pthread_rwlockattr_destroy(&attr);
 		rc->res = *rp;
-		rc->prefix = xasprintf("/registry/%s/", (*rp)->storage ? (*rp)->storage
-								     : (*rp)->plural);
+		rc->prefix =
+		    xasprintf("/registry/%s/", (*rp)->storage ? (*rp)->storage : (*rp)->plural);
 		rc->prefix_len = strlen(rc->prefix);
 		avl_init(&rc->tree, node_cmp);
 	}
@@ -558,9 +556,9 @@ int cache_open(struct store *store, struct cache **ret)
 		struct rcache *rc = rcache_for_key(c, kvs.items[k].key, &key);
 		if (!rc)
 			continue;
-		struct obj *o = obj_new_from_bytes(rc->res, key, kvs.items[k].value,
-						   kvs.items[k].value_len, kvs.items[k].mod_rev,
-						   kvs.items[k].create_rev);
+		struct obj *o =
+		    obj_new_from_bytes(rc->res, key, kvs.items[k].value, kvs.items[k].value_len,
+				       kvs.items[k].mod_rev, kvs.items[k].create_rev);
 		if (!o) {
 			log_error("store holds a value under %s that is not a JSON object; skipped",
 				  kvs.items[k].key);

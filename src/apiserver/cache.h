@@ -44,9 +44,9 @@ struct obj *cache_get(struct cache *c, const struct resource *res, const char *k
 struct obj_list {
 	struct obj **items;
 	size_t n, alloc;
-	int64_t rev;      /* the revision the list reflects */
-	char *next_key;   /* set when limit cut the list: the last key returned */
-	size_t remaining; /* matches after next_key (when cut) */
+	int64_t rev;		/* the revision the list reflects */
+	char *next_key;		/* set when limit cut the list: the last key returned */
+	size_t remaining;	/* matches after next_key (when cut) */
 	bool remaining_unknown; /* cut without counting what follows */
 };
 void obj_list_release(struct obj_list *l);
@@ -76,9 +76,9 @@ typedef void (*watcher_wake_fn)(struct watcher *w, void *userdata);
 struct watcher_opts {
 	const struct resource *res; /* storage resource */
 	struct obj_filter filter;
-	int64_t from_rev;     /* 0: send the current state as ADDED first */
-	bool send_initial;    /* from_rev == 0 semantics */
-	size_t max_queue;     /* a watcher that falls this far behind is ended */
+	int64_t from_rev;  /* 0: send the current state as ADDED first */
+	bool send_initial; /* from_rev == 0 semantics */
+	size_t max_queue;  /* a watcher that falls this far behind is ended */
 	watcher_wake_fn wake;
 	void *userdata;
 };

@@ -6,12 +6,12 @@
 #include "lib/json.h"
 
 #define CT_DISCOVERY_V2 "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
-#define CT_DISCOVERY_V2B1                                                                          \
+#define CT_DISCOVERY_V2B1 \
 	"application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList"
 
 static const char *const verbs_create[] = { "create" };
 static const char *const verbs_all[] = { "create", "delete", "deletecollection", "get",
-					 "list",   "patch",  "update",	      "watch" };
+					 "list",   "patch",  "update",		 "watch" };
 
 struct subres {
 	const char *name;
@@ -128,7 +128,7 @@ static json_t *aggregated_resource(const struct resource *res)
 		json_set_str(so, "subresource", s->name);
 		_cleanup_free_ char *pkind = proxy_kind(s, res);
 		json_object_set_new(so, "responseKind",
-				    pkind ? response_kind(s->group, s->version, pkind)
+				    pkind     ? response_kind(s->group, s->version, pkind)
 				    : s->kind ? response_kind(s->group, s->version, s->kind)
 					      : response_kind(res->group, res->version, res->kind));
 		json_object_set_new(so, "verbs", verbs_json(s->verbs, s->nverbs));
@@ -167,10 +167,10 @@ static void serve_aggregated(struct req *r, bool core)
 		json_array_append_new(items, aggregated_group(gs[i]));
 	}
 	bool v2 = r->accept == ACCEPT_DISCOVERY_V2;
-	json_t *list = json_pack("{s:s, s:s, s:{}, s:o}", "kind", "APIGroupDiscoveryList",
-				 "apiVersion",
-				 v2 ? "apidiscovery.k8s.io/v2" : "apidiscovery.k8s.io/v2beta1",
-				 "metadata", "items", items);
+	json_t *list =
+	    json_pack("{s:s, s:s, s:{}, s:o}", "kind", "APIGroupDiscoveryList", "apiVersion",
+		      v2 ? "apidiscovery.k8s.io/v2" : "apidiscovery.k8s.io/v2beta1", "metadata",
+		      "items", items);
 	size_t len;
 	char *s = json_dump_compact(list, &len);
 	json_decref(list);
@@ -184,8 +184,8 @@ static json_t *group_json(const char *group)
 	json_t *v = json_pack("{s:s, s:s}", "groupVersion", gv, "version", version);
 	json_t *versions = json_array();
 	json_array_append(versions, v);
-	return json_pack("{s:s, s:o, s:o}", "name", group, "versions", versions,
-			 "preferredVersion", v);
+	return json_pack("{s:s, s:o, s:o}", "name", group, "versions", versions, "preferredVersion",
+			 v);
 }
 
 static json_t *resource_list(const char *group, const char *version)
@@ -225,8 +225,7 @@ static json_t *resource_list(const char *group, const char *version)
 			json_array_append_new(resources, so);
 		}
 	}
-	_cleanup_free_ char *gv =
-		group[0] ? xasprintf("%s/%s", group, version) : xstrdup(version);
+	_cleanup_free_ char *gv = group[0] ? xasprintf("%s/%s", group, version) : xstrdup(version);
 	return json_pack("{s:s, s:s, s:s, s:o}", "kind", "APIResourceList", "apiVersion", "v1",
 			 "groupVersion", gv, "resources", resources);
 }
@@ -235,15 +234,17 @@ void discovery_serve(struct req *r)
 {
 	bool aggregated = r->accept == ACCEPT_DISCOVERY_V2 || r->accept == ACCEPT_DISCOVERY_V2B1;
 	if (!streq(r->method, "GET")) {
-		req_respond_status(r, 405, "MethodNotAllowed",
-				   "the server does not allow this method on the requested resource");
+		req_respond_status(
+		    r, 405, "MethodNotAllowed",
+		    "the server does not allow this method on the requested resource");
 		return;
 	}
 	switch (r->route.kind) {
 	case R_ROOT: {
 		json_t *paths = json_array();
-		const char *fixed[] = { "/api", "/api/v1", "/apis", "/healthz", "/livez",
-					"/openapi/v2", "/openapi/v3", "/readyz", "/version" };
+		const char *fixed[] = { "/api",	       "/api/v1", "/apis",
+					"/healthz",    "/livez",  "/openapi/v2",
+					"/openapi/v3", "/readyz", "/version" };
 		for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
 			json_array_append_new(paths, json_string(fixed[i]));
 		const char *gs[32];
@@ -252,8 +253,8 @@ void discovery_serve(struct req *r)
 			if (!gs[i][0])
 				continue;
 			json_array_append_new(paths, json_sprintf("/apis/%s", gs[i]));
-			json_array_append_new(paths, json_sprintf("/apis/%s/%s", gs[i],
-								  group_version(gs[i])));
+			json_array_append_new(
+			    paths, json_sprintf("/apis/%s/%s", gs[i], group_version(gs[i])));
 		}
 		req_respond_json(r, 200, json_pack("{s:o}", "paths", paths));
 		return;

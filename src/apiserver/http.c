@@ -61,11 +61,10 @@ static void add_common_headers(struct MHD_Response *resp, const char *content_ty
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache, private");
 }
 
-void req_respond_buf(struct req *r, unsigned code, char *buf, size_t len,
-		     const char *content_type)
+void req_respond_buf(struct req *r, unsigned code, char *buf, size_t len, const char *content_type)
 {
-	struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(
-		len, buf, free);
+	struct MHD_Response *resp =
+	    MHD_create_response_from_buffer_with_free_callback(len, buf, free);
 	add_common_headers(resp, content_type ? content_type : CT_JSON);
 	req_respond(r, code, resp);
 }
@@ -86,7 +85,7 @@ static void obj_free_cb(void *cls)
 void req_respond_obj(struct req *r, unsigned code, struct obj *o)
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback_cls(
-		o->len, (void *)obj_json(o), obj_free_cb, o);
+	    o->len, (void *)obj_json(o), obj_free_cb, o);
 	add_common_headers(resp, CT_JSON);
 	req_respond(r, code, resp);
 }
@@ -157,7 +156,7 @@ static const char *authenticate(struct req *r)
 	if (cc && !cc->checked) {
 		cc->checked = true;
 		const union MHD_ConnectionInfo *ci =
-			MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+		    MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_GNUTLS_SESSION);
 		if (ci && ci->tls_session) {
 			char *user = NULL, **groups = NULL;
 			if (certs_verify_peer(ci->tls_session, r->srv->certs.ca_cert_pem, &user,
@@ -196,7 +195,8 @@ static enum accept_format parse_accept(const char *accept)
 			part++;
 		if (strstr(part, "as=Table") && strstr(part, "g=meta.k8s.io"))
 			return ACCEPT_TABLE;
-		if (strstr(part, "as=APIGroupDiscoveryList") && strstr(part, "g=apidiscovery.k8s.io")) {
+		if (strstr(part, "as=APIGroupDiscoveryList") &&
+		    strstr(part, "g=apidiscovery.k8s.io")) {
 			if (strstr(part, "v=v2beta1"))
 				return ACCEPT_DISCOVERY_V2B1;
 			if (strstr(part, "v=v2"))
@@ -247,15 +247,15 @@ static json_t *decode_protobuf(struct req *r, struct api_error *err)
 			  streq(kind, "Binding") || streq(kind, "Eviction")))
 		type_name = kind;
 	const struct schema_type *t =
-		type_name ? schema_find_type(schema_builtin(), type_name) : NULL;
+	    type_name ? schema_find_type(schema_builtin(), type_name) : NULL;
 	if (!t) {
 		api_error_bad_request(err, "no kind \"%s\" is registered for version \"%s\"",
 				      kind ? kind : "", av ? av : "");
 		return NULL;
 	}
 	if (schema_proto_decode(t, raw, raw_len, &obj, &perr) < 0) {
-		api_error_bad_request(err, "%s in version \"%s\" cannot be handled as a %s: %s", kind,
-				      av, kind, perr ? perr : "malformed protobuf");
+		api_error_bad_request(err, "%s in version \"%s\" cannot be handled as a %s: %s",
+				      kind, av, kind, perr ? perr : "malformed protobuf");
 		return NULL;
 	}
 	json_set_str(obj, "apiVersion", av);
@@ -276,7 +276,10 @@ static json_t *decode_body(struct req *r, bool patch, struct api_error *err)
 	if (streq(mt, "application/vnd.kubernetes.protobuf")) {
 		if (patch) {
 			api_error_set(err, 415, "UnsupportedMediaType",
-				      "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json");
+				      "the body of the request was in an unknown format - accepted "
+				      "media types include: application/json-patch+json, "
+				      "application/merge-patch+json, application/apply-patch+yaml, "
+				      "application/strategic-merge-patch+json");
 			return NULL;
 		}
 		return decode_protobuf(r, err);
@@ -288,7 +291,9 @@ static json_t *decode_body(struct req *r, bool patch, struct api_error *err)
 		    streq(mt, "application/apply-patch+json");
 	if (!yaml && !json) {
 		api_error_set(err, 415, "UnsupportedMediaType",
-			      "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf");
+			      "the body of the request was in an unknown format - accepted media "
+			      "types include: application/json, application/yaml, "
+			      "application/vnd.kubernetes.protobuf");
 		return NULL;
 	}
 	json_t *j = json_loadb(r->body.buf, r->body.len, JSON_DECODE_ANY, &jerr);
@@ -301,9 +306,9 @@ static json_t *decode_body(struct req *r, bool patch, struct api_error *err)
 		}
 	}
 	if (!j) {
-		api_error_bad_request(err,
-				      "couldn't get version/kind; json parse error: %s (line %d, column %d)",
-				      jerr.text, jerr.line, jerr.column);
+		api_error_bad_request(
+		    err, "couldn't get version/kind; json parse error: %s (line %d, column %d)",
+		    jerr.text, jerr.line, jerr.column);
 		return NULL;
 	}
 	return j;
@@ -331,14 +336,16 @@ static int parse_write_options(struct req *r, struct api_op *op)
 			op->fv = FV_IGNORE;
 		else {
 			api_error_bad_request(&op->err,
-					      "fieldValidation parameter unsupported: %s, must be one of Ignore, Warn, Strict",
+					      "fieldValidation parameter unsupported: %s, must be "
+					      "one of Ignore, Warn, Strict",
 					      fv);
 			return -EINVAL;
 		}
 	}
 	const char *fm = req_query(r, "fieldManager");
 	if (fm && strlen(fm) > 128) {
-		api_error_bad_request(&op->err, "fieldManager: Too long: must have at most 128 bytes");
+		api_error_bad_request(&op->err,
+				      "fieldManager: Too long: must have at most 128 bytes");
 		return -EINVAL;
 	}
 	op->field_manager = fm;
@@ -505,8 +512,8 @@ struct continue_token {
 
 static char *encode_continue(int64_t rev, const char *key)
 {
-	_cleanup_json_ json_t *j =
-		json_pack("{s:s, s:I, s:s}", "v", "meta.k8s.io/v1", "rv", (json_int_t)rev, "start", key);
+	_cleanup_json_ json_t *j = json_pack("{s:s, s:I, s:s}", "v", "meta.k8s.io/v1", "rv",
+					     (json_int_t)rev, "start", key);
 	_cleanup_free_ char *s = json_dump_compact(j, NULL);
 	return base64url_encode(s, strlen(s));
 }
@@ -632,7 +639,9 @@ static void serve_list(struct req *r)
 	int64_t at_rev = 0;
 	if (!isempty(cont)) {
 		if (decode_continue(cont, &ct) < 0) {
-			api_error_bad_request(&err, "continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)");
+			api_error_bad_request(&err,
+					      "continue key is not valid: incorrect encoded start "
+					      "resourceVersion (version meta.k8s.io/v1)");
 			goto error;
 		}
 		if (ct.rev != cache_rev(r->srv->cache))
@@ -647,10 +656,12 @@ static void serve_list(struct req *r)
 		if (rr == -ERANGE) {
 			if (ct.start)
 				api_error_gone(&err,
-					       "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.");
+					       "The provided continue parameter is too old to "
+					       "display a consistent list result. You can start a "
+					       "new list without the continue parameter.");
 			else
-				api_error_gone(&err,
-					       "The resourceVersion for the provided list is too old.");
+				api_error_gone(
+				    &err, "The resourceVersion for the provided list is too old.");
 			goto error;
 		}
 		if (rr < 0) {
@@ -683,8 +694,10 @@ static void serve_list(struct req *r)
 	/* Plain list: the objects' own bytes, joined without copying. */
 	struct list_response *lr = xnew(struct list_response, 1);
 	struct strbuf head = STRBUF_INIT;
-	strbuf_addf(&head, "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%lld\"",
-		    res->kind, res->api_version, (long long)l.rev);
+	strbuf_addf(
+	    &head,
+	    "{\"kind\":\"%sList\",\"apiVersion\":\"%s\",\"metadata\":{\"resourceVersion\":\"%lld\"",
+	    res->kind, res->api_version, (long long)l.rev);
 	if (l.next_key) {
 		_cleanup_free_ char *tok = encode_continue(l.rev, l.next_key);
 		strbuf_addf(&head, ",\"continue\":\"%s\"", tok);
@@ -713,8 +726,8 @@ static void serve_list(struct req *r)
 	uint64_t total = strlen(lr->head) + strlen(lr->tail);
 	for (size_t i = 0; i < lr->n; i++)
 		total += lr->objs[i]->len + (i ? 1 : 0);
-	struct MHD_Response *resp =
-		MHD_create_response_from_callback(total, 64 * 1024, list_reader, lr, list_response_free);
+	struct MHD_Response *resp = MHD_create_response_from_callback(total, 64 * 1024, list_reader,
+								      lr, list_response_free);
 	add_common_headers(resp, CT_JSON);
 	req_respond(r, 200, resp);
 	goto out;
@@ -832,8 +845,8 @@ static json_t *delete_options(struct req *r, struct api_op *op)
 	    !streq(policy, "Foreground")) {
 		struct field_errors fe = { 0 };
 		static const char *const allowed[] = { "Background", "Foreground", "Orphan", NULL };
-		fe_not_supported(&fe, "propagationPolicy", json_object_get(body, "propagationPolicy"),
-				 allowed);
+		fe_not_supported(&fe, "propagationPolicy",
+				 json_object_get(body, "propagationPolicy"), allowed);
 		api_error_invalid(&op->err, r->route.res, r->route.name, &fe);
 		field_errors_release(&fe);
 		json_decref(body);
@@ -860,12 +873,15 @@ static void serve_write(struct req *r, enum api_verb verb, enum op_subresource s
 		op->patch_type = patch_type_of(r);
 		if (op->patch_type == PATCH_NONE) {
 			api_error_set(&op->err, 415, "UnsupportedMediaType",
-				      "the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, application/strategic-merge-patch+json");
+				      "the body of the request was in an unknown format - accepted "
+				      "media types include: application/json-patch+json, "
+				      "application/merge-patch+json, application/apply-patch+yaml, "
+				      "application/strategic-merge-patch+json");
 			goto fail;
 		}
 		if (op->patch_type == PATCH_APPLY && isempty(op->field_manager)) {
-			api_error_bad_request(&op->err,
-					      "PATCH, application/apply-patch+yaml requests require fieldManager to be set");
+			api_error_bad_request(&op->err, "PATCH, application/apply-patch+yaml "
+							"requests require fieldManager to be set");
 			goto fail;
 		}
 	}
@@ -937,8 +953,9 @@ static void serve_virtual(struct req *r)
 	json_t *result = NULL;
 
 	if (!streq(r->method, "POST") || r->route.name) {
-		req_respond_status(r, 405, "MethodNotAllowed",
-				   "the server does not allow this method on the requested resource");
+		req_respond_status(
+		    r, 405, "MethodNotAllowed",
+		    "the server does not allow this method on the requested resource");
 		return;
 	}
 	/* Reviews need nothing from a protobuf body (kubectl's typed client
@@ -991,7 +1008,8 @@ static void serve_resource(struct req *r)
 		if (r->route.name && !r->route.legacy_watch) {
 			if (sub == SUB_BINDING || sub == SUB_FINALIZE) {
 				req_respond_status(r, 405, "MethodNotAllowed",
-						   "the server does not allow this method on the requested resource");
+						   "the server does not allow this method on the "
+						   "requested resource");
 				return;
 			}
 			start_op(r, VERB_GET, sub, NULL);
@@ -1039,11 +1057,10 @@ static void serve_health(struct req *r)
 
 static void serve_version(struct req *r)
 {
-	json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major", "1", "minor",
-			      "32", "gitVersion", "v1.32.0-c8s", "gitCommit", "c8s",
+	json_t *v = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "major", "1",
+			      "minor", "32", "gitVersion", "v1.32.0-c8s", "gitCommit", "c8s",
 			      "gitTreeState", "clean", "buildDate", "2026-11-29T00:00:00Z",
-			      "goVersion", "c8s (C)", "compiler", "gcc", "platform",
-			      "linux/amd64");
+			      "goVersion", "c8s (C)", "compiler", "gcc", "platform", "linux/amd64");
 	req_respond_json(r, 200, v);
 }
 
@@ -1129,7 +1146,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn, co
 		r->path = xstrdup(url);
 		pthread_mutex_init(&r->mu, NULL);
 		const union MHD_ConnectionInfo *ci =
-			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+		    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
 		r->cc = ci ? ci->socket_context : NULL;
 		*con_cls = r;
 		route_parse(url, &r->route);
@@ -1221,16 +1238,15 @@ int http_start(struct apiserver *srv)
 	}
 
 	srv->mhd = MHD_start_daemon(
-		flags, (uint16_t)srv->opts.secure_port, NULL, NULL, access_handler, srv,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_THREAD_POOL_SIZE,
-		(unsigned)srv->opts.threads, MHD_OPTION_HTTPS_MEM_KEY,
-		srv->certs.serving_key_pem, MHD_OPTION_HTTPS_MEM_CERT,
-		srv->certs.serving_cert_pem, MHD_OPTION_HTTPS_MEM_TRUST, srv->certs.ca_cert_pem,
-		MHD_OPTION_HTTPS_PRIORITIES, "NORMAL:-VERS-TLS1.0:-VERS-TLS1.1",
-		MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv, MHD_OPTION_NOTIFY_CONNECTION,
-		connection_cb, srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
-		MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
+	    flags, (uint16_t)srv->opts.secure_port, NULL, NULL, access_handler, srv,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_SOCK_ADDR, &ss,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)srv->opts.threads, MHD_OPTION_HTTPS_MEM_KEY,
+	    srv->certs.serving_key_pem, MHD_OPTION_HTTPS_MEM_CERT, srv->certs.serving_cert_pem,
+	    MHD_OPTION_HTTPS_MEM_TRUST, srv->certs.ca_cert_pem, MHD_OPTION_HTTPS_PRIORITIES,
+	    "NORMAL:-VERS-TLS1.0:-VERS-TLS1.1", MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv,
+	    MHD_OPTION_NOTIFY_CONNECTION, connection_cb, srv, MHD_OPTION_CONNECTION_TIMEOUT,
+	    (unsigned)0, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024, MHD_OPTION_END);
 	if (!srv->mhd) {
 		log_error("cannot listen on %s:%d (address in use, or TLS setup failed)",
 			  srv->opts.bind_address, srv->opts.secure_port);
@@ -1261,13 +1277,13 @@ int http_start_local(struct apiserver *srv, const char *path)
 		return r;
 	}
 	srv->mhd_local = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-			MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG | MHD_USE_TURBO,
-		0, NULL, NULL, access_handler, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2,
-		MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv, MHD_OPTION_NOTIFY_CONNECTION,
-		connection_cb, srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024), MHD_OPTION_END);
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+		MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG | MHD_USE_TURBO,
+	    0, NULL, NULL, access_handler, srv, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)2,
+	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, srv, MHD_OPTION_NOTIFY_CONNECTION,
+	    connection_cb, srv, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)0,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024), MHD_OPTION_END);
 	if (!srv->mhd_local) {
 		close(fd);
 		unlink(path);

@@ -21,7 +21,7 @@ struct bg_collection;
 
 enum accept_format {
 	ACCEPT_JSON = 0,
-	ACCEPT_TABLE,          /* as=Table;g=meta.k8s.io */
+	ACCEPT_TABLE,	       /* as=Table;g=meta.k8s.io */
 	ACCEPT_DISCOVERY_V2,   /* as=APIGroupDiscoveryList;v=v2 */
 	ACCEPT_DISCOVERY_V2B1, /* ...;v=v2beta1 */
 };
@@ -75,12 +75,11 @@ const char *req_header(struct req *r, const char *key);
 /* Set the answer. These take ownership of what they are given. */
 void req_respond(struct req *r, unsigned code, struct MHD_Response *resp);
 void req_respond_json(struct req *r, unsigned code, json_t *j);
-void req_respond_buf(struct req *r, unsigned code, char *buf, size_t len,
-		     const char *content_type);
+void req_respond_buf(struct req *r, unsigned code, char *buf, size_t len, const char *content_type);
 void req_respond_obj(struct req *r, unsigned code, struct obj *o);
 void req_respond_error(struct req *r, const struct api_error *e);
 void req_respond_status(struct req *r, int code, const char *reason, const char *fmt, ...)
-	_printf_(4, 5);
+    _printf_(4, 5);
 
 /* watch.c */
 struct watch_hub;

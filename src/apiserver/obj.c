@@ -19,7 +19,7 @@ static struct obj *obj_build(const struct resource *res, const char *key, json_t
 	struct strbuf sb = STRBUF_INIT;
 
 	_cleanup_free_ char *labels =
-		packed_labels_from_json(json_get(json, "metadata.labels"), &labels_len);
+	    packed_labels_from_json(json_get(json, "metadata.labels"), &labels_len);
 	assert(nf <= ARRAY_SIZE(fvals));
 	if (nf && res->get_fields)
 		res->get_fields(json, fvals);
@@ -28,7 +28,7 @@ static struct obj *obj_build(const struct resource *res, const char *key, json_t
 		fields_len += (fvals[i] ? strlen(fvals[i]) : 0) + 1;
 
 	strbuf_grow(&sb, offsetof(struct obj, data) + l1 + l2 + 1 + key_len + 1 + labels_len +
-				 fields_len);
+			     fields_len);
 	sb.len = offsetof(struct obj, data); /* header space, filled below */
 	strbuf_add(&sb, j1, l1);
 	strbuf_add(&sb, j2, l2);
@@ -155,8 +155,8 @@ struct obj *obj_new_spliced(const struct resource *res, const char *key, json_t 
 	strbuf_grow(&sb, len + (size_t)pl);
 	strbuf_add(&sb, bytes, at);
 	strbuf_add(&sb, piece, (size_t)pl);
-	struct obj *o = obj_build(res, key, json, sb.buf, sb.len, bytes + at, len - at, rev,
-				  create_rev);
+	struct obj *o =
+	    obj_build(res, key, json, sb.buf, sb.len, bytes + at, len - at, rev, create_rev);
 	strbuf_release(&sb);
 	return o;
 }

@@ -70,7 +70,7 @@ json_t *obj_parse(const struct obj *o);
 
 /* What a list or watch asks for. */
 struct obj_filter {
-	const char *ns;   /* NULL: all namespaces */
+	const char *ns;	  /* NULL: all namespaces */
 	const char *name; /* NULL: any */
 	const struct label_selector *labels;
 	const struct field_selector *fields;

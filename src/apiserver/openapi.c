@@ -13,11 +13,11 @@
 #include "apiserver/schema.h"
 #include "lib/json.h"
 
-#define REF_PREFIX "#/components/schemas/"
-#define QUANTITY_NAME "io.k8s.apimachinery.pkg.api.resource.Quantity"
+#define REF_PREFIX	 "#/components/schemas/"
+#define QUANTITY_NAME	 "io.k8s.apimachinery.pkg.api.resource.Quantity"
 #define INTORSTRING_NAME "io.k8s.apimachinery.pkg.util.intstr.IntOrString"
-#define TIME_NAME "io.k8s.apimachinery.pkg.apis.meta.v1.Time"
-#define MICROTIME_NAME "io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime"
+#define TIME_NAME	 "io.k8s.apimachinery.pkg.apis.meta.v1.Time"
+#define MICROTIME_NAME	 "io.k8s.apimachinery.pkg.apis.meta.v1.MicroTime"
 
 static json_t *ref_to(const char *name)
 {
@@ -144,12 +144,11 @@ static json_t *operation(const struct resource *res, const char *action, const c
 		json_array_append_new(params, param("fieldManager", "query", false));
 		json_array_append_new(params, param("fieldValidation", "query", false));
 	}
-	json_t *op = json_pack("{s:s, s:o, s:{s:s, s:s, s:s}, s:o, s:{s:{s:s, s:{s:{s:o}}}}}",
-			       "x-kubernetes-action", action, "parameters", params,
-			       "x-kubernetes-group-version-kind", "group", res->group, "version",
-			       res->version, "kind", res->kind, "tags", json_array(), "responses",
-			       "200", "description", "OK", "content", "application/json",
-			       "schema", ref_to(type_ref));
+	json_t *op = json_pack(
+	    "{s:s, s:o, s:{s:s, s:s, s:s}, s:o, s:{s:{s:s, s:{s:{s:o}}}}}", "x-kubernetes-action",
+	    action, "parameters", params, "x-kubernetes-group-version-kind", "group", res->group,
+	    "version", res->version, "kind", res->kind, "tags", json_array(), "responses", "200",
+	    "description", "OK", "content", "application/json", "schema", ref_to(type_ref));
 	return op;
 }
 
@@ -194,7 +193,8 @@ static json_t *build_gv(const char *group, const char *version)
 		if (res->flags & RES_STATUS) {
 			_cleanup_free_ char *sp = xasprintf("%s/status", item);
 			json_t *o = json_object();
-			json_object_set_new(o, "get", operation(res, "get", t->openapi_name, false));
+			json_object_set_new(o, "get",
+					    operation(res, "get", t->openapi_name, false));
 			json_object_set_new(o, "put", operation(res, "put", t->openapi_name, true));
 			json_object_set_new(o, "patch",
 					    operation(res, "patch", t->openapi_name, true));
@@ -235,7 +235,7 @@ static json_t *build_gv(const char *group, const char *version)
 	for (const struct resource *const *rp = resources_all; *rp; rp++) {
 		const struct resource *res = *rp;
 		const struct schema_type *t =
-			res->type_name ? schema_find_type(sc, res->type_name) : NULL;
+		    res->type_name ? schema_find_type(sc, res->type_name) : NULL;
 		json_t *s = t ? json_object_get(schemas, t->openapi_name) : NULL;
 		if (!s)
 			continue;
@@ -287,8 +287,8 @@ static void build_docs(void)
 	for (const struct resource *const *rp = resources_all; *rp; rp++) {
 		const struct resource *res = *rp;
 		_cleanup_free_ char *path = res->group[0]
-						    ? xasprintf("apis/%s/%s", res->group, res->version)
-						    : xasprintf("api/%s", res->version);
+						? xasprintf("apis/%s/%s", res->group, res->version)
+						: xasprintf("api/%s", res->version);
 		bool seen = false;
 		for (size_t i = 0; i < ndocs; i++)
 			seen = seen || streq(docs[i].path, path);
@@ -313,8 +313,9 @@ json_t *openapi_v3_root(void)
 	json_t *paths = json_object();
 	for (size_t i = 0; i < ndocs; i++) {
 		_cleanup_free_ char *url =
-			xasprintf("/openapi/v3/%s?hash=%s", docs[i].path, docs[i].hash);
-		json_object_set_new(paths, docs[i].path, json_pack("{s:s}", "serverRelativeURL", url));
+		    xasprintf("/openapi/v3/%s?hash=%s", docs[i].path, docs[i].hash);
+		json_object_set_new(paths, docs[i].path,
+				    json_pack("{s:s}", "serverRelativeURL", url));
 	}
 	return json_pack("{s:o}", "paths", paths);
 }

@@ -200,8 +200,8 @@ static int check_namespace(struct api_op *op, const char *name_for_error)
 	_cleanup_json_ json_t *j = obj_parse(ns);
 	if (meta_str(j, "deletionTimestamp")) {
 		_cleanup_free_ char *why = xasprintf(
-			"unable to create new content in namespace %s because it is being terminated",
-			op->ns);
+		    "unable to create new content in namespace %s because it is being terminated",
+		    op->ns);
 		api_error_forbidden(&op->err, op->res, name_for_error, why);
 		op->err.reason = "Forbidden";
 		return -EACCES;
@@ -327,8 +327,9 @@ static int op_create(struct api_op *op)
 	if (res->namespaced) {
 		const char *bns = json_string_value(json_object_get(meta, "namespace"));
 		if (!isempty(bns) && !streq(bns, op->ns)) {
-			api_error_bad_request(&op->err, "the namespace of the provided object does "
-							"not match the namespace sent on the request");
+			api_error_bad_request(&op->err,
+					      "the namespace of the provided object does "
+					      "not match the namespace sent on the request");
 			return OP_DONE;
 		}
 		/* op->ns may point into this very object: only set it when absent. */
@@ -555,9 +556,9 @@ again:
 
 	const char *bname = json_string_value(json_object_get(meta, "name"));
 	if (!isempty(bname) && !streq(bname, op->name)) {
-		api_error_bad_request(&op->err,
-				      "the name of the object (%s) does not match the name on the URL (%s)",
-				      bname, op->name);
+		api_error_bad_request(
+		    &op->err, "the name of the object (%s) does not match the name on the URL (%s)",
+		    bname, op->name);
 		return op_done_error(op);
 	}
 	if (res->namespaced) {
@@ -573,8 +574,8 @@ again:
 	const char *old_uid = meta_str(old, "uid");
 	if (!isempty(uid) && old_uid && !streq(uid, old_uid)) {
 		_cleanup_free_ char *why = xasprintf(
-			"Precondition failed: UID in precondition: %s, UID in object meta: %s", uid,
-			old_uid);
+		    "Precondition failed: UID in precondition: %s, UID in object meta: %s", uid,
+		    old_uid);
 		api_error_conflict(&op->err, op->res, op->name, why);
 		return op_done_error(op);
 	}
@@ -722,15 +723,16 @@ again:
 	op->has_precondition = !isempty(puid) || !isempty(prv);
 	if (!isempty(puid) && !streq_ptr(puid, meta_str(op->old, "uid"))) {
 		_cleanup_free_ char *why = xasprintf(
-			"Precondition failed: UID in precondition: %s, UID in object meta: %s", puid,
-			meta_str(op->old, "uid") ? meta_str(op->old, "uid") : "");
+		    "Precondition failed: UID in precondition: %s, UID in object meta: %s", puid,
+		    meta_str(op->old, "uid") ? meta_str(op->old, "uid") : "");
 		api_error_conflict(&op->err, op->res, op->name, why);
 		return op_done_error(op);
 	}
 	if (!isempty(prv) && !streq_ptr(prv, meta_str(op->old, "resourceVersion"))) {
-		_cleanup_free_ char *why = xasprintf(
-			"Precondition failed: ResourceVersion in precondition: %s, ResourceVersion in object meta: %s",
-			prv, meta_str(op->old, "resourceVersion"));
+		_cleanup_free_ char *why =
+		    xasprintf("Precondition failed: ResourceVersion in precondition: %s, "
+			      "ResourceVersion in object meta: %s",
+			      prv, meta_str(op->old, "resourceVersion"));
 		api_error_conflict(&op->err, op->res, op->name, why);
 		return op_done_error(op);
 	}
@@ -935,13 +937,14 @@ again:
 	json_decref(op->pending);
 	op->pending = obj_parse(op->cur);
 	if (meta_str(op->pending, "deletionTimestamp")) {
-		api_error_conflict(&op->err, op->res, op->name, "pod is being deleted, cannot be assigned to a host");
+		api_error_conflict(&op->err, op->res, op->name,
+				   "pod is being deleted, cannot be assigned to a host");
 		return op_done_error(op);
 	}
 	const char *cur_node = json_get_str(op->pending, "spec.nodeName");
 	if (!isempty(cur_node)) {
 		_cleanup_free_ char *why =
-			xasprintf("pod %s is already assigned to node \"%s\"", op->name, cur_node);
+		    xasprintf("pod %s is already assigned to node \"%s\"", op->name, cur_node);
 		api_error_conflict(&op->err, op->res, op->name, why);
 		return op_done_error(op);
 	}
@@ -990,7 +993,7 @@ int api_op_run(struct api_op *op)
 		int r = op_update(op);
 		if (r == OP_DONE && !op->err.code && op->sub == SUB_SCALE) {
 			/* The scale subresource answers with a Scale. */
-			json_t *obj = op->result ? json_incref(op->result)
+			json_t *obj = op->result       ? json_incref(op->result)
 				      : op->result_obj ? obj_parse(op->result_obj)
 						       : NULL;
 			if (obj) {

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "apiserver/ops.h"
 #include "apiserver/patch.h"
+#include "apiserver/ops.h"
+#include "apiserver/schema.h"
 #include "apiserver/smp.h"
 #include "apiserver/ssa.h"
-#include "apiserver/schema.h"
 #include "lib/json.h"
 #include "lib/jsonpatch.h"
 
@@ -72,9 +72,8 @@ json_t *patch_apply(struct api_op *op, json_t *base, json_t *patch)
 			return NULL;
 		}
 		const struct schema_type *t =
-			op->sub == SUB_SCALE
-				? schema_find_type(schema_builtin(), "Scale")
-				: schema_find_type(schema_builtin(), res->type_name);
+		    op->sub == SUB_SCALE ? schema_find_type(schema_builtin(), "Scale")
+					 : schema_find_type(schema_builtin(), res->type_name);
 		json_t *out = NULL;
 		if (smp_apply(t, base, patch, &out, &err) < 0) {
 			api_error_bad_request(&op->err, "%s", err ? err : "invalid patch");
@@ -100,9 +99,9 @@ int patch_apply_create(struct api_op *op)
 		return OP_DONE;
 	const char *name = json_get_str(config, "metadata.name");
 	if (!isempty(name) && !streq(name, op->name)) {
-		api_error_bad_request(&op->err,
-				      "the name of the object (%s) does not match the name on the URL (%s)",
-				      name, op->name);
+		api_error_bad_request(
+		    &op->err, "the name of the object (%s) does not match the name on the URL (%s)",
+		    name, op->name);
 		return OP_DONE;
 	}
 	json_t *out = NULL;

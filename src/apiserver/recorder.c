@@ -15,7 +15,7 @@
 #include "lib/log.h"
 #include "lib/timeutil.h"
 
-#define QUEUE_MAX 10000
+#define QUEUE_MAX	    10000
 #define SWEEP_INTERVAL_USEC (60LL * 1000000)
 
 struct recorder {
@@ -41,23 +41,23 @@ void recorder_created(struct apiserver *srv, const struct resource *res, json_t 
 	time_format_rfc3339(now, ts);
 	snprintf(evname, sizeof(evname), "%s.%llx", name ? name : "object",
 		 (unsigned long long)now * 1000ULL);
-	_cleanup_free_ char *msg = xasprintf("Created %s %s%s%s by %s", res->singular,
-					     ns ? ns : "", ns ? "/" : "", name ? name : "",
-					     user ? user : "unknown");
+	_cleanup_free_ char *msg =
+	    xasprintf("Created %s %s%s%s by %s", res->singular, ns ? ns : "", ns ? "/" : "",
+		      name ? name : "", user ? user : "unknown");
 	json_t *ev = json_pack(
-		"{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s, s:s}, s:s, s:s, s:{s:s, s:s}, "
-		"s:s, s:s, s:i, s:s, s:s, s:s}",
-		"apiVersion", "v1", "kind", "Event", "metadata", "name", evname, "namespace",
-		ns ? ns : "default", "involvedObject", "apiVersion", res->api_version, "kind",
-		res->kind, "name", name ? name : "", "namespace", ns ? ns : "", "uid",
-		json_get_str(obj, "metadata.uid") ? json_get_str(obj, "metadata.uid") : "",
-		"resourceVersion",
-		json_get_str(obj, "metadata.resourceVersion")
-			? json_get_str(obj, "metadata.resourceVersion")
-			: "",
-		"reason", "Created", "message", msg, "source", "component", "c8s-apiserver", "host",
-		rec->host, "firstTimestamp", ts, "lastTimestamp", ts, "count", 1, "type", "Normal",
-		"reportingComponent", "c8s-apiserver", "reportingInstance", rec->host);
+	    "{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s, s:s, s:s}, s:s, s:s, s:{s:s, s:s}, "
+	    "s:s, s:s, s:i, s:s, s:s, s:s}",
+	    "apiVersion", "v1", "kind", "Event", "metadata", "name", evname, "namespace",
+	    ns ? ns : "default", "involvedObject", "apiVersion", res->api_version, "kind",
+	    res->kind, "name", name ? name : "", "namespace", ns ? ns : "", "uid",
+	    json_get_str(obj, "metadata.uid") ? json_get_str(obj, "metadata.uid") : "",
+	    "resourceVersion",
+	    json_get_str(obj, "metadata.resourceVersion")
+		? json_get_str(obj, "metadata.resourceVersion")
+		: "",
+	    "reason", "Created", "message", msg, "source", "component", "c8s-apiserver", "host",
+	    rec->host, "firstTimestamp", ts, "lastTimestamp", ts, "count", 1, "type", "Normal",
+	    "reportingComponent", "c8s-apiserver", "reportingInstance", rec->host);
 	if (!ev)
 		return;
 	if (!ns)

@@ -17,15 +17,15 @@
 struct apiserver;
 
 enum resource_flag {
-	RES_STATUS = 1u << 0,     /* has a /status subresource */
-	RES_SCALE = 1u << 1,      /* has a /scale subresource (spec.replicas) */
-	RES_GENERATION = 1u << 2, /* metadata.generation bumped on spec changes */
-	RES_GRACEFUL = 1u << 3,   /* graceful deletion (pods) */
-	RES_BINDING = 1u << 4,    /* pods/binding */
-	RES_FINALIZE = 1u << 5,   /* namespaces/finalize */
-	RES_VIRTUAL = 1u << 6,    /* create-only, not stored (reviews); see create_virtual */
+	RES_STATUS = 1u << 0,	      /* has a /status subresource */
+	RES_SCALE = 1u << 1,	      /* has a /scale subresource (spec.replicas) */
+	RES_GENERATION = 1u << 2,     /* metadata.generation bumped on spec changes */
+	RES_GRACEFUL = 1u << 3,	      /* graceful deletion (pods) */
+	RES_BINDING = 1u << 4,	      /* pods/binding */
+	RES_FINALIZE = 1u << 5,	      /* namespaces/finalize */
+	RES_VIRTUAL = 1u << 6,	      /* create-only, not stored (reviews); see create_virtual */
 	RES_CREATION_EVENT = 1u << 7, /* the server records an Event when one is created */
-	RES_PROXY = 1u << 8,      /* <kind>/proxy (proxy.c): discovery lists it */
+	RES_PROXY = 1u << 8,	      /* <kind>/proxy (proxy.c): discovery lists it */
 };
 
 struct api_ctx {
@@ -34,7 +34,7 @@ struct api_ctx {
 	const char *ns;
 	const char *user;
 	const char *const *groups; /* the user's groups, NULL-terminated (may be NULL) */
-	int64_t now_usec; /* wall clock of the request */
+	int64_t now_usec;	   /* wall clock of the request */
 	bool dry_run;
 };
 
@@ -48,9 +48,9 @@ struct table_column {
 
 enum name_rule {
 	NAME_DNS1123_SUBDOMAIN = 0, /* most kinds */
-	NAME_DNS1123_LABEL,         /* namespaces */
-	NAME_DNS1035_LABEL,         /* services */
-	NAME_PATH_SEGMENT,          /* anything that fits in a URL path segment */
+	NAME_DNS1123_LABEL,	    /* namespaces */
+	NAME_DNS1035_LABEL,	    /* services */
+	NAME_PATH_SEGMENT,	    /* anything that fits in a URL path segment */
 };
 
 struct resource {
@@ -121,7 +121,7 @@ struct resource {
 	void (*row)(json_t *obj, json_t *cells, int64_t now_usec);
 };
 
-#define RESOURCE_CORE_V1 .group = "", .version = "v1", .api_version = "v1"
+#define RESOURCE_CORE_V1  .group = "", .version = "v1", .api_version = "v1"
 #define RESOURCE_GV(g, v) .group = g, .version = v, .api_version = g "/" v
 
 /* All served resources, in discovery order; NULL-terminated. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "apiserver/resource.h"
 #include "apiserver/router.h"
+#include "apiserver/resource.h"
 
 #define MAX_SEGMENTS 16
 

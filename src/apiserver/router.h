@@ -8,18 +8,18 @@ struct resource;
 
 enum route_kind {
 	R_NOT_FOUND = 0,
-	R_ROOT,          /* / */
-	R_VERSION,       /* /version */
-	R_HEALTH,        /* /healthz /livez /readyz (and their sub-checks) */
-	R_API,           /* /api */
-	R_APIS,          /* /apis */
-	R_API_GROUP,     /* /apis/<group> */
+	R_ROOT,		 /* / */
+	R_VERSION,	 /* /version */
+	R_HEALTH,	 /* /healthz /livez /readyz (and their sub-checks) */
+	R_API,		 /* /api */
+	R_APIS,		 /* /apis */
+	R_API_GROUP,	 /* /apis/<group> */
 	R_GROUP_VERSION, /* /api/v1, /apis/<group>/<version> */
-	R_RESOURCE,      /* .../[namespaces/<ns>/]<resource>[/<name>[/<sub>[/<rest>]]] */
-	R_OPENAPI_V2,    /* /openapi/v2 */
-	R_OPENAPI_V3,    /* /openapi/v3 */
+	R_RESOURCE,	 /* .../[namespaces/<ns>/]<resource>[/<name>[/<sub>[/<rest>]]] */
+	R_OPENAPI_V2,	 /* /openapi/v2 */
+	R_OPENAPI_V3,	 /* /openapi/v3 */
 	R_OPENAPI_V3_GV, /* /openapi/v3/api/v1, /openapi/v3/apis/<group>/<version> */
-	R_CACERTS,       /* /cacerts: the cluster CA, for agents joining with a token */
+	R_CACERTS,	 /* /cacerts: the cluster CA, for agents joining with a token */
 };
 
 struct route {
@@ -30,7 +30,7 @@ struct route {
 	char *ns;
 	char *name;
 	char *sub;
-	char *rest; /* what follows the subresource (proxy paths), or NULL */
+	char *rest;	   /* what follows the subresource (proxy paths), or NULL */
 	bool legacy_watch; /* /api/v1/watch/... */
 };
 

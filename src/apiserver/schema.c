@@ -420,9 +420,9 @@ static int parse_flag(struct parser *p, struct tok w, struct schema_field *f)
 		const char *name;
 		unsigned flag;
 	} simple[] = {
-		{ "opt", SF_OPTIONAL }, { "req", SF_REQUIRED },
-		{ "ro", SF_READONLY },	{ "retainkeys", SF_RETAIN_KEYS },
-		{ "set", SF_LIST_SET }, { "atomic", SF_LIST_ATOMIC },
+		{ "opt", SF_OPTIONAL },	 { "req", SF_REQUIRED },
+		{ "ro", SF_READONLY },	 { "retainkeys", SF_RETAIN_KEYS },
+		{ "set", SF_LIST_SET },	 { "atomic", SF_LIST_ATOMIC },
 		{ "inline", SF_INLINE }, { "merge", SF_MERGE },
 	};
 	struct tok v;

@@ -24,31 +24,31 @@ enum schema_kind {
 	SK_INT64,
 	SK_BOOL,
 	SK_DOUBLE,
-	SK_BYTES,       /* base64 string in JSON, bytes in protobuf */
-	SK_TIME,        /* metav1.Time: RFC 3339 seconds; proto {1 seconds, 2 nanos} */
-	SK_MICROTIME,   /* metav1.MicroTime: RFC 3339 microseconds; same proto */
-	SK_DURATION,    /* metav1.Duration: "1m30s"; proto {1 int64 nanoseconds} */
-	SK_QUANTITY,    /* resource.Quantity: string (numbers accepted); proto {1 string} */
+	SK_BYTES,	/* base64 string in JSON, bytes in protobuf */
+	SK_TIME,	/* metav1.Time: RFC 3339 seconds; proto {1 seconds, 2 nanos} */
+	SK_MICROTIME,	/* metav1.MicroTime: RFC 3339 microseconds; same proto */
+	SK_DURATION,	/* metav1.Duration: "1m30s"; proto {1 int64 nanoseconds} */
+	SK_QUANTITY,	/* resource.Quantity: string (numbers accepted); proto {1 string} */
 	SK_INTORSTRING, /* intstr.IntOrString; proto {1 type, 2 intVal, 3 strVal} */
-	SK_FREEFORM,    /* any JSON, kept as is; proto RawExtension {1 bytes raw} */
-	SK_STRUCT,      /* a named type */
-	SK_LIST,        /* []elem */
-	SK_MAP,         /* map[string]elem */
+	SK_FREEFORM,	/* any JSON, kept as is; proto RawExtension {1 bytes raw} */
+	SK_STRUCT,	/* a named type */
+	SK_LIST,	/* []elem */
+	SK_MAP,		/* map[string]elem */
 };
 
 enum schema_field_flag {
-	SF_OPTIONAL = 1u << 0,    /* "opt": a pointer in Go; present in protobuf even when zero */
-	SF_REQUIRED = 1u << 1,    /* "req" */
-	SF_READONLY = 1u << 2,    /* "ro": set by the system */
+	SF_OPTIONAL = 1u << 0,	  /* "opt": a pointer in Go; present in protobuf even when zero */
+	SF_REQUIRED = 1u << 1,	  /* "req" */
+	SF_READONLY = 1u << 2,	  /* "ro": set by the system */
 	SF_RETAIN_KEYS = 1u << 3, /* "retainkeys": strategic merge patch strategy retainKeys */
-	SF_LIST_SET = 1u << 4,    /* "set": x-kubernetes-list-type=set */
-	SF_LIST_MAP = 1u << 5,    /* "listmap=k1,k2": x-kubernetes-list-type=map */
+	SF_LIST_SET = 1u << 4,	  /* "set": x-kubernetes-list-type=set */
+	SF_LIST_MAP = 1u << 5,	  /* "listmap=k1,k2": x-kubernetes-list-type=map */
 	SF_LIST_ATOMIC = 1u << 6, /* "atomic" */
-	SF_NO_PROTO = 1u << 7,    /* field number "-": not in protobuf (apiVersion, kind) */
-	SF_INLINE = 1u << 8,      /* "inline": an embedded Go struct: one message in protobuf,
+	SF_NO_PROTO = 1u << 7,	  /* field number "-": not in protobuf (apiVersion, kind) */
+	SF_INLINE = 1u << 8,	  /* "inline": an embedded Go struct: one message in protobuf,
 				   * merged into the parent in JSON (its fields are listed
 				   * flattened in the parent with "-"); not a JSON field */
-	SF_MERGE = 1u << 9,       /* "merge": strategic merge patch merges this list of
+	SF_MERGE = 1u << 9,	  /* "merge": strategic merge patch merges this list of
 				   * scalars as a set (patchStrategy=merge without a key) */
 };
 
@@ -57,24 +57,24 @@ struct schema_type;
 struct schema_ref {
 	enum schema_kind kind;
 	const struct schema_type *type; /* SK_STRUCT */
-	const struct schema_ref *elem;  /* SK_LIST, SK_MAP */
+	const struct schema_ref *elem;	/* SK_LIST, SK_MAP */
 };
 
 struct schema_field {
 	const char *name; /* JSON name */
-	int proto;        /* protobuf field number; 0 when SF_NO_PROTO */
+	int proto;	  /* protobuf field number; 0 when SF_NO_PROTO */
 	unsigned flags;
 	struct schema_ref ref;
-	const char *merge_key;      /* strategic merge key for lists ("merge=name"), or NULL */
+	const char *merge_key;	    /* strategic merge key for lists ("merge=name"), or NULL */
 	const char *const *listmap; /* NULL-terminated keys for SF_LIST_MAP, or NULL */
 	const char *const *enums;   /* NULL-terminated allowed values ("enum=A|B"), or NULL */
 	const char *description;
 };
 
 struct schema_type {
-	const char *name;         /* unique name used in .def files, e.g. "PodSpec" */
+	const char *name;	  /* unique name used in .def files, e.g. "PodSpec" */
 	const char *openapi_name; /* e.g. "io.k8s.api.core.v1.PodSpec" */
-	const char *go_name;      /* for messages, e.g. "v1.PodSpec" */
+	const char *go_name;	  /* for messages, e.g. "v1.PodSpec" */
 	const char *description;
 	const struct schema_field *fields;
 	size_t nfields;
@@ -132,8 +132,8 @@ int k8s_protobuf_unwrap(const void *buf, size_t len, char **ret_api_version, cha
  * out. Unknown field numbers are skipped. -EINVAL with *ret_err on malformed
  * input (truncated varint or length, wrong wire type for a known field).
  */
-int schema_proto_decode(const struct schema_type *t, const uint8_t *buf, size_t len,
-			json_t **ret, char **ret_err);
+int schema_proto_decode(const struct schema_type *t, const uint8_t *buf, size_t len, json_t **ret,
+			char **ret_err);
 
 /*
  * Find object keys that occur more than once in the JSON text. *ret_paths

@@ -24,10 +24,10 @@
 #include "store/store.h"
 
 static const char usage[] =
-	"Usage: c8s server [flags]\n\n"
-	"Run the c8s control plane: the Kubernetes API server over an embedded SQLite\n"
-	"datastore. On first start it creates a cluster CA, a serving certificate and an\n"
-	"admin kubeconfig.";
+    "Usage: c8s server [flags]\n\n"
+    "Run the c8s control plane: the Kubernetes API server over an embedded SQLite\n"
+    "datastore. On first start it creates a cluster CA, a serving certificate and an\n"
+    "admin kubeconfig.";
 
 /* ---- files ---- */
 
@@ -99,11 +99,13 @@ static char *first_host_address(void)
 	if (getifaddrs(&ifa) < 0)
 		return xstrdup("127.0.0.1");
 	for (i = ifa; i; i = i->ifa_next) {
-		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || (i->ifa_flags & IFF_LOOPBACK))
+		if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET ||
+		    (i->ifa_flags & IFF_LOOPBACK))
 			continue;
 		if (!(i->ifa_flags & IFF_UP))
 			continue;
-		inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, buf, sizeof(buf));
+		inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, buf,
+			  sizeof(buf));
 		best = xstrdup(buf);
 		break;
 	}
@@ -177,35 +179,35 @@ static int bootstrap(struct apiserver *srv)
 	static const char *const namespaces[] = { "default", "kube-system", "kube-public",
 						  "kube-node-lease" };
 	for (size_t i = 0; i < ARRAY_SIZE(namespaces); i++) {
-		json_t *ns = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind", "Namespace",
-				       "metadata", "name", namespaces[i]);
+		json_t *ns = json_pack("{s:s, s:s, s:{s:s}}", "apiVersion", "v1", "kind",
+				       "Namespace", "metadata", "name", namespaces[i]);
 		if (create_if_missing(srv, "namespaces", "", NULL, ns) < 0)
 			return -EIO;
 	}
 	char ip[16];
 	alloc_nth_ip(srv->alloc, 1, ip);
-	json_t *svc = json_pack(
-		"{s:s, s:s, s:{s:s, s:{s:s, s:s}}, s:{s:s, s:s, s:[{s:s, s:i, s:s, s:i}]}}",
-		"apiVersion", "v1", "kind", "Service", "metadata", "name", "kubernetes", "labels",
-		"component", "apiserver", "provider", "kubernetes", "spec", "type", "ClusterIP",
-		"clusterIP", ip, "ports", "name", "https", "port", 443, "protocol", "TCP",
-		"targetPort", srv->opts.secure_port);
+	json_t *svc =
+	    json_pack("{s:s, s:s, s:{s:s, s:{s:s, s:s}}, s:{s:s, s:s, s:[{s:s, s:i, s:s, s:i}]}}",
+		      "apiVersion", "v1", "kind", "Service", "metadata", "name", "kubernetes",
+		      "labels", "component", "apiserver", "provider", "kubernetes", "spec", "type",
+		      "ClusterIP", "clusterIP", ip, "ports", "name", "https", "port", 443,
+		      "protocol", "TCP", "targetPort", srv->opts.secure_port);
 	if (create_if_missing(srv, "services", "", "default", svc) < 0)
 		return -EIO;
-	json_t *ep = json_pack("{s:s, s:s, s:{s:s}, s:[{s:[{s:s}], s:[{s:s, s:i, s:s}]}]}",
-			       "apiVersion", "v1", "kind", "Endpoints", "metadata", "name",
-			       "kubernetes", "subsets", "addresses", "ip",
-			       srv->opts.advertise_address, "ports", "name", "https", "port",
-			       srv->opts.secure_port, "protocol", "TCP");
-	if (ensure_fields(srv, "endpoints", "", "default", ep, (const char *const[]){ "subsets", NULL }) < 0)
+	json_t *ep =
+	    json_pack("{s:s, s:s, s:{s:s}, s:[{s:[{s:s}], s:[{s:s, s:i, s:s}]}]}", "apiVersion",
+		      "v1", "kind", "Endpoints", "metadata", "name", "kubernetes", "subsets",
+		      "addresses", "ip", srv->opts.advertise_address, "ports", "name", "https",
+		      "port", srv->opts.secure_port, "protocol", "TCP");
+	if (ensure_fields(srv, "endpoints", "", "default", ep,
+			  (const char *const[]){ "subsets", NULL }) < 0)
 		return -EIO;
 	json_t *eps = json_pack(
-		"{s:s, s:s, s:{s:s, s:{s:s}}, s:s, s:[{s:[s], s:{s:b}}], s:[{s:s, s:i, s:s}]}",
-		"apiVersion", "discovery.k8s.io/v1", "kind", "EndpointSlice", "metadata", "name",
-		"kubernetes", "labels", "kubernetes.io/service-name", "kubernetes", "addressType",
-		"IPv4", "endpoints", "addresses", srv->opts.advertise_address, "conditions",
-		"ready", 1, "ports", "name", "https", "port", srv->opts.secure_port, "protocol",
-		"TCP");
+	    "{s:s, s:s, s:{s:s, s:{s:s}}, s:s, s:[{s:[s], s:{s:b}}], s:[{s:s, s:i, s:s}]}",
+	    "apiVersion", "discovery.k8s.io/v1", "kind", "EndpointSlice", "metadata", "name",
+	    "kubernetes", "labels", "kubernetes.io/service-name", "kubernetes", "addressType",
+	    "IPv4", "endpoints", "addresses", srv->opts.advertise_address, "conditions", "ready", 1,
+	    "ports", "name", "https", "port", srv->opts.secure_port, "protocol", "TCP");
 	if (ensure_fields(srv, "endpointslices", "discovery.k8s.io", "default", eps,
 			  (const char *const[]){ "endpoints", "ports", NULL }) < 0)
 		return -EIO;
@@ -215,13 +217,13 @@ static int bootstrap(struct apiserver *srv)
 	if (isempty(srv->opts.cluster_dns))
 		return 0;
 	json_t *dns = json_pack(
-		"{s:s, s:s, s:{s:s, s:{s:s, s:s, s:s}}, s:{s:s, s:s, s:[{s:s, s:i, s:s, s:i}, "
-		"{s:s, s:i, s:s, s:i}]}}",
-		"apiVersion", "v1", "kind", "Service", "metadata", "name", "kube-dns", "labels",
-		"k8s-app", "kube-dns", "kubernetes.io/cluster-service", "true",
-		"kubernetes.io/name", "CoreDNS", "spec", "type", "ClusterIP", "clusterIP",
-		srv->opts.cluster_dns, "ports", "name", "dns", "port", 53, "protocol", "UDP",
-		"targetPort", 53, "name", "dns-tcp", "port", 53, "protocol", "TCP", "targetPort", 53);
+	    "{s:s, s:s, s:{s:s, s:{s:s, s:s, s:s}}, s:{s:s, s:s, s:[{s:s, s:i, s:s, s:i}, "
+	    "{s:s, s:i, s:s, s:i}]}}",
+	    "apiVersion", "v1", "kind", "Service", "metadata", "name", "kube-dns", "labels",
+	    "k8s-app", "kube-dns", "kubernetes.io/cluster-service", "true", "kubernetes.io/name",
+	    "CoreDNS", "spec", "type", "ClusterIP", "clusterIP", srv->opts.cluster_dns, "ports",
+	    "name", "dns", "port", 53, "protocol", "UDP", "targetPort", 53, "name", "dns-tcp",
+	    "port", 53, "protocol", "TCP", "targetPort", 53);
 	create_if_missing(srv, "services", "", "kube-system", dns);
 	return 0;
 }
@@ -295,12 +297,15 @@ int apiserver_main(int argc, char **argv, const struct server_hooks *hooks)
 	int not_ready_tol = 5, unreachable_tol = 5;
 	const struct flag flags[] = {
 		{ "data-dir", FLAG_STRING, &srv->opts.data_dir,
-		  "Directory for the datastore, certificates and credentials (default /var/lib/c8s)" },
+		  "Directory for the datastore, certificates and credentials (default "
+		  "/var/lib/c8s)" },
 		{ "bind-address", FLAG_STRING, &srv->opts.bind_address,
 		  "Address to serve HTTPS on (default 0.0.0.0)" },
-		{ "secure-port", FLAG_INT, &srv->opts.secure_port, "Port to serve HTTPS on (default 6443)" },
+		{ "secure-port", FLAG_INT, &srv->opts.secure_port,
+		  "Port to serve HTTPS on (default 6443)" },
 		{ "tls-san", FLAG_STRV, &tls_sans,
-		  "Extra subject alternative names (IPs or DNS names) for the serving certificate; repeatable" },
+		  "Extra subject alternative names (IPs or DNS names) for the serving certificate; "
+		  "repeatable" },
 		{ "write-kubeconfig", FLAG_STRING, &srv->opts.write_kubeconfig,
 		  "Where to write the admin kubeconfig (default <data-dir>/admin.kubeconfig)" },
 		{ "datastore-endpoint", FLAG_STRING, &srv->opts.datastore,
@@ -316,15 +321,19 @@ int apiserver_main(int argc, char **argv, const struct server_hooks *hooks)
 		{ "service-node-port-range", FLAG_STRING, &srv->opts.service_node_port_range,
 		  "Port range for NodePort Services (default 30000-32767)" },
 		{ "cluster-dns", FLAG_STRING, &srv->opts.cluster_dns,
-		  "ClusterIP of the kube-system/kube-dns Service made at start (default 10.43.0.10)" },
+		  "ClusterIP of the kube-system/kube-dns Service made at start (default "
+		  "10.43.0.10)" },
 		{ "advertise-address", FLAG_STRING, &srv->opts.advertise_address,
-		  "Address published in the kubernetes Service's endpoints (default: the host's first address)" },
+		  "Address published in the kubernetes Service's endpoints (default: the host's "
+		  "first address)" },
 		{ "event-ttl", FLAG_DURATION, &srv->opts.event_ttl_usec,
 		  "How long events are kept (default 1h)" },
 		{ "default-not-ready-toleration-seconds", FLAG_INT, &not_ready_tol,
-		  "Toleration seconds for node.kubernetes.io/not-ready:NoExecute added to pods without one (default 5)" },
+		  "Toleration seconds for node.kubernetes.io/not-ready:NoExecute added to pods "
+		  "without one (default 5)" },
 		{ "default-unreachable-toleration-seconds", FLAG_INT, &unreachable_tol,
-		  "Toleration seconds for node.kubernetes.io/unreachable:NoExecute added to pods without one (default 5)" },
+		  "Toleration seconds for node.kubernetes.io/unreachable:NoExecute added to pods "
+		  "without one (default 5)" },
 		{ "v", FLAG_INT, &verbosity, "Log verbosity (0-6)" },
 		{ NULL },
 	};
@@ -368,12 +377,14 @@ int apiserver_main(int argc, char **argv, const struct server_hooks *hooks)
 	_cleanup_free_ char *err = NULL;
 	r = certs_ensure(tls_dir, (const char *const *)srv->opts.tls_sans, &srv->certs, &err);
 	if (r < 0) {
-		log_error("cannot set up certificates in %s: %s", tls_dir, err ? err : strerror(-r));
+		log_error("cannot set up certificates in %s: %s", tls_dir,
+			  err ? err : strerror(-r));
 		return 1;
 	}
 	r = proxy_open(&srv->certs, &srv->proxy);
 	if (r < 0)
-		log_error("cannot issue the client certificate for node agents: %s (logs, exec and port-forward will fail)",
+		log_error("cannot issue the client certificate for node agents: %s (logs, exec and "
+			  "port-forward will fail)",
 			  strerror(-r));
 	srv->admin_token = ensure_token(cred_dir, "admin-token");
 	srv->node_token_secret = ensure_token(cred_dir, "node-token-secret");
@@ -394,12 +405,13 @@ int apiserver_main(int argc, char **argv, const struct server_hooks *hooks)
 			log_error("cannot write %s: %s", path, strerror(-r));
 	}
 
-	const char *host = streq(srv->opts.bind_address, "0.0.0.0") ||
-					   streq(srv->opts.bind_address, "::")
-				   ? "127.0.0.1"
-				   : srv->opts.bind_address;
-	srv->server_url = strchr(host, ':') ? xasprintf("https://[%s]:%d", host, srv->opts.secure_port)
-					    : xasprintf("https://%s:%d", host, srv->opts.secure_port);
+	const char *host =
+	    streq(srv->opts.bind_address, "0.0.0.0") || streq(srv->opts.bind_address, "::")
+		? "127.0.0.1"
+		: srv->opts.bind_address;
+	srv->server_url = strchr(host, ':')
+			      ? xasprintf("https://[%s]:%d", host, srv->opts.secure_port)
+			      : xasprintf("https://%s:%d", host, srv->opts.secure_port);
 	_cleanup_free_ char *kc_default = xasprintf("%s/admin.kubeconfig", srv->opts.data_dir);
 	const char *kc = srv->opts.write_kubeconfig ? srv->opts.write_kubeconfig : kc_default;
 	r = kubeconfig_write(kc, "c8s", srv->server_url, srv->certs.ca_cert_pem,
@@ -482,8 +494,9 @@ int apiserver_main(int argc, char **argv, const struct server_hooks *hooks)
 		 srv->opts.bind_address, srv->opts.secure_port, loc,
 		 (long long)store_current_rev(srv->store));
 	log_info("admin kubeconfig: %s  (export KUBECONFIG=%s)", kc, kc);
-	log_info("node join token: %s/node-token  (c8s agent --server %s --token $(cat %s/node-token))",
-		 srv->opts.data_dir, srv->server_url, srv->opts.data_dir);
+	log_info(
+	    "node join token: %s/node-token  (c8s agent --server %s --token $(cat %s/node-token))",
+	    srv->opts.data_dir, srv->server_url, srv->opts.data_dir);
 
 	int sig;
 	do {

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "apiserver/schema.h"
 #include "apiserver/smp.h"
+#include "apiserver/schema.h"
 #include "lib/json.h"
 #include "lib/jsonpatch.h"
 
-#define SET_ORDER_PREFIX "$setElementOrder/"
+#define SET_ORDER_PREFIX	"$setElementOrder/"
 #define DELETE_PRIMITIVE_PREFIX "$deleteFromPrimitiveList/"
 
 static int merge_object(const struct schema_type *t, json_t *base, json_t *patch, char **err);
@@ -30,8 +30,7 @@ static json_t *strip_directives(json_t *v)
 		json_t *x;
 		json_array_foreach(v, i, x)
 		{
-			if (json_is_object(x) &&
-			    json_is_string(json_object_get(x, "$patch")))
+			if (json_is_object(x) && json_is_string(json_object_get(x, "$patch")))
 				continue;
 			json_array_append_new(out, strip_directives(x));
 		}
@@ -101,8 +100,8 @@ static int merge_list(const struct schema_field *f, json_t *base, json_t *patch,
 		}
 		if (!kv) {
 			json_decref(out);
-			*err = xasprintf("map: %s does not contain declared merge key: %s",
-					 f->name, key);
+			*err = xasprintf("map: %s does not contain declared merge key: %s", f->name,
+					 key);
 			return -EINVAL;
 		}
 		ssize_t at = find_by_key(out, key, kv);
@@ -195,7 +194,8 @@ static int merge_object(const struct schema_type *t, json_t *base, json_t *patch
 			bool keep = false;
 			size_t i;
 			json_t *r;
-			json_array_foreach(retain, i, r) keep = keep || streq_ptr(json_string_value(r), k);
+			json_array_foreach(retain, i, r) keep =
+			    keep || streq_ptr(json_string_value(r), k);
 			if (!keep)
 				json_object_del(base, k);
 		}
@@ -205,7 +205,8 @@ static int merge_object(const struct schema_type *t, json_t *base, json_t *patch
 	{
 		if (k[0] == '$') {
 			if (startswith(k, DELETE_PRIMITIVE_PREFIX)) {
-				json_t *list = json_object_get(base, k + strlen(DELETE_PRIMITIVE_PREFIX));
+				json_t *list =
+				    json_object_get(base, k + strlen(DELETE_PRIMITIVE_PREFIX));
 				size_t i;
 				json_t *d;
 				json_array_foreach(v, i, d)
@@ -260,8 +261,9 @@ static int merge_object(const struct schema_type *t, json_t *base, json_t *patch
 						json_object_del(cur, mk);
 					} else if (json_is_object(mv) &&
 						   json_is_object(json_object_get(cur, mk))) {
-						int r = merge_object(elem_struct(f),
-								     json_object_get(cur, mk), mv, err);
+						int r =
+						    merge_object(elem_struct(f),
+								 json_object_get(cur, mk), mv, err);
 						if (r < 0)
 							return r;
 					} else {

@@ -18,8 +18,8 @@
  * Other writes (operation Update) take over the fields they change, once an
  * object has managed fields at all.
  */
-#include "apiserver/schema.h"
 #include "apiserver/ssa.h"
+#include "apiserver/schema.h"
 #include "lib/json.h"
 #include "lib/strbuf.h"
 #include "lib/timeutil.h"
@@ -137,10 +137,11 @@ static void strip(json_t *set, bool status)
 	json_object_del(set, "f:apiVersion");
 	json_object_del(set, "f:kind");
 	json_t *meta = json_object_get(set, "f:metadata");
-	static const char *const sys[] = { "f:name",	     "f:namespace",	    "f:uid",
-					   "f:resourceVersion", "f:generation",	    "f:creationTimestamp",
-					   "f:managedFields",   "f:deletionTimestamp", "f:selfLink",
-					   "f:deletionGracePeriodSeconds" };
+	static const char *const sys[] = { "f:name",	      "f:namespace",
+					   "f:uid",	      "f:resourceVersion",
+					   "f:generation",    "f:creationTimestamp",
+					   "f:managedFields", "f:deletionTimestamp",
+					   "f:selfLink",      "f:deletionGracePeriodSeconds" };
 	for (size_t i = 0; i < ARRAY_SIZE(sys); i++)
 		json_object_del(meta, sys[i]);
 	if (meta && json_object_size(meta) == 0)
@@ -254,7 +255,8 @@ static json_t *find_item(json_t *list, const char *pk)
 		const char *wk;
 		json_t *wv;
 		bool match = json_is_object(item);
-		json_object_foreach(want, wk, wv) match = match && json_equal(json_object_get(item, wk), wv);
+		json_object_foreach(want, wk, wv) match =
+		    match && json_equal(json_object_get(item, wk), wv);
 		if (match)
 			return item;
 	}
@@ -342,7 +344,8 @@ static char *path_string(json_t *path)
 			bool first = true;
 			json_object_foreach(kv, kk, vv)
 			{
-				_cleanup_free_ char *val = json_dumps(vv, JSON_ENCODE_ANY | JSON_COMPACT);
+				_cleanup_free_ char *val =
+				    json_dumps(vv, JSON_ENCODE_ANY | JSON_COMPACT);
 				strbuf_addf(&sb, "%s%s=%s", first ? "" : ",", kk, val);
 				first = false;
 			}
@@ -359,8 +362,7 @@ static char *path_string(json_t *path)
 
 static void merge(json_t *live, json_t *cfg, const struct schema_type *t);
 
-static void merge_value(json_t *parent, const char *key, json_t *cfg,
-			const struct schema_field *f)
+static void merge_value(json_t *parent, const char *key, json_t *cfg, const struct schema_field *f)
 {
 	json_t *cur = json_object_get(parent, key);
 	if (json_is_object(cfg) && json_is_object(cur) && f &&
@@ -373,8 +375,9 @@ static void merge_value(json_t *parent, const char *key, json_t *cfg,
 			json_object_foreach(cfg, mk, mv)
 			{
 				const struct schema_type *et =
-					f->ref.elem && f->ref.elem->kind == SK_STRUCT ? f->ref.elem->type
-										     : NULL;
+				    f->ref.elem && f->ref.elem->kind == SK_STRUCT
+					? f->ref.elem->type
+					: NULL;
 				json_t *mc = json_object_get(cur, mk);
 				if (et && json_is_object(mc) && json_is_object(mv))
 					merge(mc, mv, et);
@@ -644,7 +647,7 @@ int ssa_apply(const struct schema_type *t, json_t *live, json_t *config,
 				continue;
 			bool shared = false;
 			json_array_foreach(mf, j, e) shared =
-				shared || (e != mine && contains(entry_set(e), path));
+			    shared || (e != mine && contains(entry_set(e), path));
 			if (!shared)
 				delete_at(obj, path);
 		}

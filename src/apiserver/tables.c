@@ -53,11 +53,11 @@ json_t *table_build(const struct resource *res, struct obj *const *objs, size_t 
 	if (with_columns) {
 		json_t *defs = json_array();
 		for (size_t i = 0; i < ncols; i++)
-			json_array_append_new(
-				defs, json_pack("{s:s, s:s, s:s, s:s, s:i}", "name", cols[i].name,
-						"type", cols[i].type, "format", cols[i].format,
-						"description", cols[i].description, "priority",
-						cols[i].priority));
+			json_array_append_new(defs, json_pack("{s:s, s:s, s:s, s:s, s:i}", "name",
+							      cols[i].name, "type", cols[i].type,
+							      "format", cols[i].format,
+							      "description", cols[i].description,
+							      "priority", cols[i].priority));
 		json_object_set_new(t, "columnDefinitions", defs);
 	} else {
 		json_object_set_new(t, "columnDefinitions", json_null());

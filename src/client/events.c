@@ -10,7 +10,7 @@
 #include "lib/timeutil.h"
 
 #define DEDUP_WINDOW_USEC (10LL * 60 * 1000000)
-#define QUEUE_MAX 20000
+#define QUEUE_MAX	  20000
 
 /* An event already written, by what identifies repeats of it. */
 struct seen {
@@ -78,9 +78,10 @@ static void write_one(struct event_recorder *r, struct pending *p)
 		s->last = now;
 		_cleanup_free_ char *path = kpath("v1", "events", s->ns, s->name);
 		_cleanup_json_ json_t *patch =
-			json_pack("{s:I, s:s}", "count", (json_int_t)s->count, "lastTimestamp", ts);
+		    json_pack("{s:I, s:s}", "count", (json_int_t)s->count, "lastTimestamp", ts);
 		long code;
-		json_t *res = kclient_patch(r->c, path, "application/merge-patch+json", patch, &code);
+		json_t *res =
+		    kclient_patch(r->c, path, "application/merge-patch+json", patch, &code);
 		json_decref(res);
 		if (code != 404 && code != 0)
 			return;
@@ -189,14 +190,14 @@ static void vrecord(struct event_recorder *r, const char *api_version, const cha
 	time_format_rfc3339(now, ts);
 	snprintf(evname, sizeof(evname), "%s.%llx", name, (unsigned long long)now * 1000ULL);
 	const char *evns = ns && *ns ? ns : "default";
-	json_t *ev = json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s}, s:s, s:s, s:{s:s}, "
-			       "s:s, s:s, s:i, s:s, s:s}",
-			       "apiVersion", "v1", "kind", "Event", "metadata", "name", evname,
-			       "namespace", evns, "involvedObject", "apiVersion", api_version,
-			       "kind", kind, "name", name, "uid", uid ? uid : "", "reason", reason,
-			       "message", msg, "source", "component", r->component,
-			       "firstTimestamp", ts, "lastTimestamp", ts, "count", 1, "type", type,
-			       "reportingComponent", r->component);
+	json_t *ev =
+	    json_pack("{s:s, s:s, s:{s:s, s:s}, s:{s:s, s:s, s:s, s:s}, s:s, s:s, s:{s:s}, "
+		      "s:s, s:s, s:i, s:s, s:s}",
+		      "apiVersion", "v1", "kind", "Event", "metadata", "name", evname, "namespace",
+		      evns, "involvedObject", "apiVersion", api_version, "kind", kind, "name", name,
+		      "uid", uid ? uid : "", "reason", reason, "message", msg, "source",
+		      "component", r->component, "firstTimestamp", ts, "lastTimestamp", ts, "count",
+		      1, "type", type, "reportingComponent", r->component);
 	if (!ev)
 		return;
 	if (ns && *ns)
@@ -242,7 +243,8 @@ void event_record(struct event_recorder *r, json_t *obj, const char *type, const
 	va_list ap;
 	va_start(ap, fmt);
 	vrecord(r, str_or_empty_json(obj, "apiVersion"), str_or_empty_json(obj, "kind"),
-		str_or_empty_json(obj, "metadata.namespace"), str_or_empty_json(obj, "metadata.name"),
-		str_or_empty_json(obj, "metadata.uid"), type, reason, fmt, ap);
+		str_or_empty_json(obj, "metadata.namespace"),
+		str_or_empty_json(obj, "metadata.name"), str_or_empty_json(obj, "metadata.uid"),
+		type, reason, fmt, ap);
 	va_end(ap);
 }

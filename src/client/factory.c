@@ -62,8 +62,8 @@ bool informer_factory_wait_synced(struct informer_factory *f, int64_t timeout_us
 {
 	uint64_t deadline = now_usec_monotonic() + (uint64_t)timeout_usec;
 	for (size_t i = 0; i < f->n; i++) {
-		int64_t left = timeout_usec ? (int64_t)(deadline - MIN(deadline, now_usec_monotonic()))
-					    : 0;
+		int64_t left =
+		    timeout_usec ? (int64_t)(deadline - MIN(deadline, now_usec_monotonic())) : 0;
 		if (timeout_usec && left <= 0)
 			return false;
 		if (!informer_wait_synced(f->e[i].inf, timeout_usec ? left : 0))

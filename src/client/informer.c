@@ -18,7 +18,7 @@ struct entry {
 
 struct informer {
 	struct kclient *c;
-	char *path; /* collection path */
+	char *path;  /* collection path */
 	char *query; /* "labelSelector=..&fieldSelector=.." or "" */
 	char *plural;
 	void *(*extract)(json_t *obj);

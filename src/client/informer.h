@@ -22,14 +22,14 @@ struct informer;
 
 struct cobj {
 	atomic_uint ref;
-	char *key;     /* "ns/name" or "name" */
-	char *ns;      /* "" for cluster-scoped */
+	char *key; /* "ns/name" or "name" */
+	char *ns;  /* "" for cluster-scoped */
 	char *name;
 	char *uid;
 	int64_t rv;
-	char *json;    /* the object as the server sent it */
+	char *json; /* the object as the server sent it */
 	size_t len;
-	void *ext;     /* what the informer's extract() made of it, or NULL */
+	void *ext; /* what the informer's extract() made of it, or NULL */
 	const struct informer *from;
 };
 
@@ -51,8 +51,8 @@ struct informer_handlers {
 
 struct informer_opts {
 	const char *api_version;    /* "v1", "apps/v1" */
-	const char *plural;         /* "pods" */
-	const char *ns;             /* NULL: all namespaces */
+	const char *plural;	    /* "pods" */
+	const char *ns;		    /* NULL: all namespaces */
 	const char *label_selector; /* optional */
 	const char *field_selector; /* optional */
 	/* Build the per-object struct from the parsed object (may be NULL). */

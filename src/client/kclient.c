@@ -99,13 +99,14 @@ static int load_kubeconfig(struct kclient *c, const char *path, char **ret_err)
 	const char *ctxname = json_get_str(cfg, "current-context");
 	json_t *ctx = named(json_object_get(cfg, "contexts"), ctxname, "context");
 	if (!ctx && json_array_size(json_object_get(cfg, "contexts")) == 1)
-		ctx = json_object_get(json_array_get(json_object_get(cfg, "contexts"), 0), "context");
+		ctx =
+		    json_object_get(json_array_get(json_object_get(cfg, "contexts"), 0), "context");
 	if (!ctx) {
 		*ret_err = xasprintf("kubeconfig %s has no current context", path);
 		return -EINVAL;
 	}
-	json_t *cluster = named(json_object_get(cfg, "clusters"), json_get_str(ctx, "cluster"),
-				"cluster");
+	json_t *cluster =
+	    named(json_object_get(cfg, "clusters"), json_get_str(ctx, "cluster"), "cluster");
 	json_t *user = named(json_object_get(cfg, "users"), json_get_str(ctx, "user"), "user");
 	const char *server = json_get_str(cluster, "server");
 	if (!server) {
@@ -272,8 +273,8 @@ int kclient_do(struct kclient *c, const char *method, const char *path, const ch
 	struct strbuf out = STRBUF_INIT;
 	struct curl_slist *hdrs = NULL;
 	_cleanup_free_ char *url = xasprintf("%s%s", c->server, path);
-	_cleanup_free_ char *ct = xasprintf("Content-Type: %s",
-					    content_type ? content_type : "application/json");
+	_cleanup_free_ char *ct =
+	    xasprintf("Content-Type: %s", content_type ? content_type : "application/json");
 	char errbuf[CURL_ERROR_SIZE] = "";
 
 	*ret = (struct kresp){ 0 };

@@ -19,18 +19,18 @@
 struct kclient;
 
 struct kclient_opts {
-	const char *kubeconfig; /* path; or: */
-	const char *server;     /* https://host:port */
-	const char *token;      /* bearer token */
-	const char *ca_file;    /* CA to verify the server (PEM file); NULL with
-				 * server/token means: do not verify (join flows
-				 * check the CA by hash first) */
-	const char *user_agent; /* "c8s-scheduler/v0.1" */
+	const char *kubeconfig;	 /* path; or: */
+	const char *server;	 /* https://host:port */
+	const char *token;	 /* bearer token */
+	const char *ca_file;	 /* CA to verify the server (PEM file); NULL with
+				  * server/token means: do not verify (join flows
+				  * check the CA by hash first) */
+	const char *user_agent;	 /* "c8s-scheduler/v0.1" */
 	const char *unix_socket; /* connect to this Unix socket instead of the
 				  * server URL's host (plain HTTP: the API
 				  * server's local listener); server is then
 				  * http://localhost */
-	long timeout_ms;        /* per request (not watches); default 30 s */
+	long timeout_ms;	 /* per request (not watches); default 30 s */
 };
 
 int kclient_new(const struct kclient_opts *opts, struct kclient **ret, char **ret_err);
@@ -39,7 +39,7 @@ const char *kclient_server(const struct kclient *c);
 
 /* A response. body is NUL-terminated; json is parsed lazily by kresp_json. */
 struct kresp {
-	long code;   /* HTTP status; 0 when the request could not be made */
+	long code; /* HTTP status; 0 when the request could not be made */
 	char *body;
 	size_t len;
 	char *error; /* transport error text when code == 0 */

@@ -21,7 +21,7 @@ struct event_recorder;
 struct controller_opts {
 	int workers; /* per controller (default 4) */
 	/* Node lifecycle (Kubernetes' flag names). */
-	int64_t node_monitor_period_usec;       /* --node-monitor-period, default 1s */
+	int64_t node_monitor_period_usec;	/* --node-monitor-period, default 1s */
 	int64_t node_monitor_grace_period_usec; /* --node-monitor-grace-period, default 8s */
 	int64_t node_startup_grace_period_usec; /* --node-startup-grace-period, default 30s */
 	/* Node IPAM. */

@@ -12,12 +12,12 @@
 #include "kubelet/agent.h"
 #include "kubelet/kubelet.h"
 #include "kubelet/simulate.h"
-#include "net/node_net.h"
 #include "lib/base64.h"
 #include "lib/flags.h"
 #include "lib/json.h"
 #include "lib/log.h"
 #include "lib/yamljson.h"
+#include "net/node_net.h"
 #include "runtime/fsutil.h"
 
 static const char usage[] =
@@ -524,7 +524,8 @@ int agent_main(int argc, char **argv)
 		{ "service-cidr", FLAG_STRING, &ao.nn.service_cidr,
 		  "The Service network of the cluster (default 10.43.0.0/16)" },
 		{ "resolv-conf", FLAG_STRING, &ao.nn.resolv_conf,
-		  "Upstream resolvers of the cluster DNS (default /etc/resolv.conf; \"\" for none)" },
+		  "Upstream resolvers of the cluster DNS (default /etc/resolv.conf; \"\" for "
+		  "none)" },
 		{ "disable-service-proxy", FLAG_BOOL, &ao.nn.disable_proxy,
 		  "No service proxy on this node" },
 		{ "disable-dns", FLAG_BOOL, &ao.nn.disable_dns,

@@ -477,8 +477,10 @@ static const char *qos_class(const json_t *pod)
 			for (size_t k = 0; k < 2; k++) {
 				int64_t req, lim;
 				bool milli = k == 0;
-				bool hr = kenv_resource_value(c, "requests", res[k], milli, &req) == 0;
-				bool hl = kenv_resource_value(c, "limits", res[k], milli, &lim) == 0;
+				bool hr =
+				    kenv_resource_value(c, "requests", res[k], milli, &req) == 0;
+				bool hl =
+				    kenv_resource_value(c, "limits", res[k], milli, &lim) == 0;
 				if (hr || hl)
 					any = true;
 				if (!hl || (hr && req != lim))

@@ -7,14 +7,15 @@
 
 struct bundle_opts {
 	const json_t *pod, *container;
-	const json_t *image_config; /* the image config's "config" object (Env,
-				       Entrypoint, Cmd, WorkingDir, User, StopSignal), may be NULL */
-	char *const *env;           /* from kubelet_env_resolve */
-	const json_t *mounts;       /* from container_mounts */
-	const char *rootfs;         /* from rootfs_mount */
+	const json_t
+	    *image_config;		   /* the image config's "config" object (Env,
+					      Entrypoint, Cmd, WorkingDir, User, StopSignal), may be NULL */
+	char *const *env;		   /* from kubelet_env_resolve */
+	const json_t *mounts;		   /* from container_mounts */
+	const char *rootfs;		   /* from rootfs_mount */
 	const char *netns, *utsns, *ipcns; /* sandbox namespace paths (struct sandbox) */
-	const char *cgroups_path;   /* e.g. "/c8s/<node>/pod<uid>/<ctr id>" (cgroupfs) */
-	const char *hostname;       /* pod name or spec.hostname */
+	const char *cgroups_path;	   /* e.g. "/c8s/<node>/pod<uid>/<ctr id>" (cgroupfs) */
+	const char *hostname;		   /* pod name or spec.hostname */
 	bool tty, stdin_open;
 };
 

@@ -19,7 +19,7 @@ struct podnet_opts {
 	const char *node_name;	  /* this node: no route to itself */
 	const char *cluster_cidr; /* 10.42.0.0/16 */
 	const char *service_cidr; /* 10.43.0.0/16 */
-	const char *dns_ip;       /* 10.43.0.10, or NULL */
+	const char *dns_ip;	  /* 10.43.0.10, or NULL */
 };
 
 int podnet_start(struct kclient *kc, const struct podnet_opts *o, struct podnet **ret);

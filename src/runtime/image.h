@@ -21,14 +21,14 @@
 struct image_store;
 
 struct image {
-	char *ref;         /* normalized reference it was looked up by */
-	char *id;          /* "sha256:<hex of the config blob>" */
+	char *ref;	   /* normalized reference it was looked up by */
+	char *id;	   /* "sha256:<hex of the config blob>" */
 	char *repo_digest; /* "<registry>/<repo>@sha256:<manifest hex>" */
-	json_t *config;    /* the image config's "config" object (Env, Entrypoint, Cmd,
+	json_t *config;	   /* the image config's "config" object (Env, Entrypoint, Cmd,
 			    * WorkingDir, User, StopSignal, ExposedPorts, Labels) */
 	size_t nlayers;
-	char **diff_ids;   /* uncompressed layer digests, bottom first */
-	int64_t size;      /* compressed bytes of the layers */
+	char **diff_ids; /* uncompressed layer digests, bottom first */
+	int64_t size;	 /* compressed bytes of the layers */
 };
 
 struct registry_auth {

@@ -31,11 +31,11 @@ void oci_runtime_free(struct oci_runtime *rt);
 const char *oci_runtime_version(struct oci_runtime *rt);
 
 struct oci_create_opts {
-	const char *id;       /* container id (unique on the node) */
+	const char *id;	      /* container id (unique on the node) */
 	const char *bundle;   /* directory holding config.json (rootfs path inside) */
 	const char *log_path; /* CRI log file */
-	bool tty;             /* config.json's process.terminal */
-	bool stdin;           /* keep stdin open for attach */
+	bool tty;	      /* config.json's process.terminal */
+	bool stdin;	      /* keep stdin open for attach */
 };
 
 /* Create the container (conmon + runtime create); *ret_pid is its init pid. */
@@ -51,7 +51,7 @@ enum oci_status { OCI_UNKNOWN = 0, OCI_CREATED, OCI_RUNNING, OCI_STOPPED };
 struct oci_state {
 	enum oci_status status;
 	pid_t pid;
-	int exit_code;      /* when stopped */
+	int exit_code;	    /* when stopped */
 	bool oom_killed;    /* when stopped by the OOM killer */
 	int64_t started_at; /* usec realtime, 0 if unknown */
 	int64_t finished_at;

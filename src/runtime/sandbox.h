@@ -9,10 +9,10 @@
 #pragma once
 
 struct sandbox {
-	char *dir;          /* <run-dir>/ns/<pod uid> */
-	char *netns;        /* <dir>/net */
-	char *utsns;        /* <dir>/uts */
-	char *ipcns;        /* <dir>/ipc */
+	char *dir;   /* <run-dir>/ns/<pod uid> */
+	char *netns; /* <dir>/net */
+	char *utsns; /* <dir>/uts */
+	char *ipcns; /* <dir>/ipc */
 };
 
 int sandbox_create(const char *run_dir, const char *pod_uid, const char *hostname,

@@ -54,7 +54,7 @@ void store_kv_free(struct store_kv *kv);
 void store_kv_list_release(struct store_kv_list *l);
 
 enum store_event_type {
-	STORE_EVENT_PUT = 1,    /* create or update: value is the new value */
+	STORE_EVENT_PUT = 1,	/* create or update: value is the new value */
 	STORE_EVENT_DELETE = 2, /* delete: value is the last value before deletion */
 };
 
@@ -65,7 +65,7 @@ struct store_event {
 	const char *key;
 	const void *value;
 	size_t value_len;
-	int64_t rev;        /* revision of this change (for delete: the deletion revision) */
+	int64_t rev;	    /* revision of this change (for delete: the deletion revision) */
 	int64_t create_rev; /* create revision of the key */
 	int64_t prev_rev;   /* mod revision of the previous version, 0 for a create */
 	const void *origin; /* the writer's store_op.origin for live events of this
@@ -77,7 +77,8 @@ struct store_event {
 enum store_op_type {
 	STORE_OP_CREATE = 1, /* fails with -EEXIST if the key exists */
 	STORE_OP_UPDATE = 2, /* fails with -ENOENT if missing, -ESTALE if mod_rev != expect_rev */
-	STORE_OP_DELETE = 3, /* fails with -ENOENT if missing, -ESTALE if expect_rev != 0 and differs */
+	STORE_OP_DELETE =
+	    3, /* fails with -ENOENT if missing, -ESTALE if expect_rev != 0 and differs */
 };
 
 struct store_op;
@@ -96,8 +97,8 @@ struct store_op {
 	const void *origin; /* opaque, handed to watchers in store_event.origin */
 
 	/* Results, valid in done(): */
-	int result;         /* 0 or negative errno (see above) */
-	int64_t rev;        /* revision of the write */
+	int result;	    /* 0 or negative errno (see above) */
+	int64_t rev;	    /* revision of the write */
 	int64_t create_rev; /* create revision of the key */
 	int64_t cur_rev;    /* on -ESTALE: the key's current mod revision */
 

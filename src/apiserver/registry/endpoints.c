@@ -120,13 +120,11 @@ static void ep_row(json_t *obj, json_t *cells, int64_t now)
 		json_t *ports = json_object_get(s, "ports");
 		json_t *addrs = json_object_get(s, "addresses");
 		if (!json_array_size(ports)) {
-			json_array_foreach(addrs, k, a)
-				ep_add(&sb, &shown, a, NULL);
+			json_array_foreach(addrs, k, a) ep_add(&sb, &shown, a, NULL);
 			continue;
 		}
-		json_array_foreach(ports, j, p)
-			json_array_foreach(addrs, k, a)
-				ep_add(&sb, &shown, a, p);
+		json_array_foreach(ports, j, p) json_array_foreach(addrs, k, a)
+		    ep_add(&sb, &shown, a, p);
 	}
 	if (shown > 3)
 		strbuf_addf(&sb, " + %zu more...", shown - 3);

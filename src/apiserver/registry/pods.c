@@ -101,8 +101,8 @@ static void default_tolerations(struct api_ctx *ctx, json_t *spec)
 		{
 			const char *key = json_get_str(t, "key");
 			const char *effect = json_get_str(t, "effect");
-			bool exists_all = isempty(key) &&
-					  streq_ptr(json_get_str(t, "operator"), "Exists");
+			bool exists_all =
+			    isempty(key) && streq_ptr(json_get_str(t, "operator"), "Exists");
 			if ((exists_all || streq_ptr(key, keys[k])) &&
 			    (isempty(effect) || streq(effect, "NoExecute")))
 				found = true;

@@ -2,12 +2,11 @@
 /* The table of served resources, in discovery order. */
 #include "apiserver/resource.h"
 
-extern const struct resource resource_pods, resource_services, resource_namespaces,
-	resource_nodes, resource_endpoints, resource_configmaps, resource_secrets,
-	resource_serviceaccounts, resource_events, resource_deployments, resource_replicasets,
-	resource_leases, resource_endpointslices, resource_events_v1,
-	resource_selfsubjectreviews, resource_selfsubjectaccessreviews,
-	resource_selfsubjectrulesreviews;
+extern const struct resource resource_pods, resource_services, resource_namespaces, resource_nodes,
+    resource_endpoints, resource_configmaps, resource_secrets, resource_serviceaccounts,
+    resource_events, resource_deployments, resource_replicasets, resource_leases,
+    resource_endpointslices, resource_events_v1, resource_selfsubjectreviews,
+    resource_selfsubjectaccessreviews, resource_selfsubjectrulesreviews;
 
 const struct resource *const resources_all[] = {
 	&resource_configmaps,

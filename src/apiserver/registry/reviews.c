@@ -39,8 +39,9 @@ static int can_i(struct api_ctx *ctx, json_t *body, json_t **ret, struct api_err
 	if (!json_object_get(spec, "resourceAttributes") &&
 	    !json_object_get(spec, "nonResourceAttributes")) {
 		struct field_errors fe = { 0 };
-		fe_required(&fe, "spec.resourceAttributes",
-			    "exactly one of nonResourceAttributes or resourceAttributes must be specified");
+		fe_required(
+		    &fe, "spec.resourceAttributes",
+		    "exactly one of nonResourceAttributes or resourceAttributes must be specified");
 		api_error_invalid(err, ctx->res, "", &fe);
 		field_errors_release(&fe);
 		return -EINVAL;
@@ -50,9 +51,9 @@ static int can_i(struct api_ctx *ctx, json_t *body, json_t **ret, struct api_err
 	json_set_str(r, "apiVersion", "authorization.k8s.io/v1");
 	if (!json_object_get(r, "metadata"))
 		json_object_set_new(r, "metadata", json_object());
-	json_object_set_new(r, "status",
-			    json_pack("{s:b, s:s}", "allowed", 1, "reason",
-				      "c8s allows every authenticated user"));
+	json_object_set_new(
+	    r, "status",
+	    json_pack("{s:b, s:s}", "allowed", 1, "reason", "c8s allows every authenticated user"));
 	*ret = r;
 	return 0;
 }
@@ -65,11 +66,11 @@ static int rules(struct api_ctx *ctx, json_t *body, json_t **ret, struct api_err
 	json_set_str(r, "apiVersion", "authorization.k8s.io/v1");
 	if (!json_object_get(r, "metadata"))
 		json_object_set_new(r, "metadata", json_object());
-	json_object_set_new(
-		r, "status",
-		json_pack("{s:[{s:[s], s:[s], s:[s]}], s:[{s:[s], s:[s]}], s:b}", "resourceRules",
-			  "verbs", "*", "apiGroups", "*", "resources", "*", "nonResourceRules",
-			  "verbs", "*", "nonResourceURLs", "*", "incomplete", 0));
+	json_object_set_new(r, "status",
+			    json_pack("{s:[{s:[s], s:[s], s:[s]}], s:[{s:[s], s:[s]}], s:b}",
+				      "resourceRules", "verbs", "*", "apiGroups", "*", "resources",
+				      "*", "nonResourceRules", "verbs", "*", "nonResourceURLs", "*",
+				      "incomplete", 0));
 	*ret = r;
 	return 0;
 }
