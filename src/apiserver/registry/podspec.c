@@ -1156,6 +1156,23 @@ static void validate_container_resource_name(const char *name, const char *path,
 	}
 }
 
+/* One resources.limits or .requests entry: its name (pod-level resources
+ * allow only cpu, memory and hugepages) and its quantity. */
+static void validate_resource_entry(const char *name, json_t *q, const char *p, bool pod_level,
+				    struct field_errors *fe)
+{
+	if (pod_level) {
+		if (validate_resource_name(name, p, fe) && !str_in(name, STRV("cpu", "memory")) &&
+		    !resource_is_hugepages(name)) {
+			_cleanup_json_ json_t *v = json_string(name);
+			fe_not_supported(fe, p, v, STRV("cpu", "memory"));
+		}
+	} else {
+		validate_container_resource_name(name, p, fe);
+	}
+	validate_resource_quantity(name, q, p, fe);
+}
+
 static void validate_resource_requirements(json_t *res, const char *path, json_t *claims,
 					   bool pod_level, struct field_errors *fe)
 {
@@ -1169,32 +1186,14 @@ static void validate_resource_requirements(json_t *res, const char *path, json_t
 	json_object_foreach(limits, name, q)
 	{
 		FE_PATHF(p, "%s[%s]", lim_path, name);
-		if (pod_level) {
-			if (validate_resource_name(name, p, fe) &&
-			    !str_in(name, STRV("cpu", "memory")) && !resource_is_hugepages(name)) {
-				_cleanup_json_ json_t *v = json_string(name);
-				fe_not_supported(fe, p, v, STRV("cpu", "memory"));
-			}
-		} else {
-			validate_container_resource_name(name, p, fe);
-		}
-		validate_resource_quantity(name, q, p, fe);
+		validate_resource_entry(name, q, p, pod_level, fe);
 		lim_hp = lim_hp || resource_is_hugepages(name);
 		lim_cm = lim_cm || streq(name, "cpu") || streq(name, "memory");
 	}
 	json_object_foreach(requests, name, q)
 	{
 		FE_PATHF(p, "%s[%s]", req_path, name);
-		if (pod_level) {
-			if (validate_resource_name(name, p, fe) &&
-			    !str_in(name, STRV("cpu", "memory")) && !resource_is_hugepages(name)) {
-				_cleanup_json_ json_t *v = json_string(name);
-				fe_not_supported(fe, p, v, STRV("cpu", "memory"));
-			}
-		} else {
-			validate_container_resource_name(name, p, fe);
-		}
-		validate_resource_quantity(name, q, p, fe);
+		validate_resource_entry(name, q, p, pod_level, fe);
 		json_t *l = json_object_get(limits, name);
 		int c;
 		if (l && quantity_cmp(json_string_value(q), json_string_value(l), &c) == 0) {
