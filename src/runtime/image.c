@@ -944,7 +944,16 @@ int image_pull(struct image_store *s, const char *ref, const struct registry_aut
 		return -EINVAL;
 	}
 	norm = image_name_format(&n);
-	key = xasprintf("pull:%s", norm);
+	/* Pulls share their work only when they present the same credentials:
+	 * a pod without them must not get an image through another's. */
+	const struct registry_auth *auth = find_auth(auths, nauths, n.domain);
+	char cred[DIGEST_BUF_LEN] = "";
+	if (auth) {
+		_cleanup_free_ char *id = xasprintf("%s:%s", auth->username ? auth->username : "",
+						    auth->password ? auth->password : "");
+		sha256_digest(id, strlen(id), cred);
+	}
+	key = xasprintf("pull:%s %s", norm, cred);
 	struct inflight *f = inflight_join(s, key, &r, &err);
 	if (f) {
 		r = pull_do(s, &n, norm, auths, nauths, &err);

@@ -810,6 +810,47 @@ static void test_concurrent_pulls(void **state)
 	image_free(c.img);
 }
 
+/* Pulls with different credentials do not share: one without them does not
+ * get the image through another pod's pull in flight. */
+static void test_concurrent_pulls_other_credentials(void **state)
+{
+	struct fixture *f = *state;
+	struct fake fk = { .gate = true };
+
+	fake_start(&fk, f->dir);
+	_cleanup_free_ char *host = xasprintf("127.0.0.1:%d", fk.port);
+	_cleanup_free_ char *ref = xasprintf("%s/fake:1", host);
+	_cleanup_free_ char *basic_raw = base64_encode("u:p", 3);
+	_cleanup_free_ char *basic = xasprintf("Basic %s", basic_raw);
+	fk.want_basic = basic;
+	const struct registry_auth good = { host, "u", "p" };
+	struct puller a = { .s = f->s, .ref = ref, .auth = &good }, b = { .s = f->s, .ref = ref };
+	pthread_t ta, tb;
+
+	assert_int_equal(pthread_create(&ta, NULL, pull_thread, &a), 0);
+	WAIT_FOR(fake_get(&fk, &fk.manifest_gets) == 1); /* a is in the registry */
+	assert_int_equal(pthread_create(&tb, NULL, pull_thread, &b), 0);
+	usleep(200 * 1000);
+	int waiting = image_store_waiting(f->s); /* b did not join a */
+	pthread_mutex_lock(&fk.mu);
+	fk.gate = false;
+	pthread_cond_broadcast(&fk.cond);
+	pthread_mutex_unlock(&fk.mu);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	int tokens = fake_get(&fk, &fk.token_gets);
+	fake_stop(&fk);
+
+	assert_int_equal(waiting, 0);
+	assert_int_equal(a.r, 0);
+	assert_int_equal(b.r, -EACCES);
+	assert_string_equal(b.err, "unauthorized: incorrect username or password");
+	assert_int_equal(tokens, 2);
+	image_free(a.img);
+	free(a.err);
+	free(b.err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -821,6 +862,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_basic_auth, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bearer, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_pulls, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_concurrent_pulls_other_credentials, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
