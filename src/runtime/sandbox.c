@@ -22,6 +22,7 @@
 
 #include "lib/macro.h"
 #include "runtime/fsutil.h"
+#include "runtime/spawn.h"
 
 #ifndef NSFS_MAGIC
 #define NSFS_MAGIC 0x6e736673
@@ -129,15 +130,16 @@ enum { STEP_UNSHARE, STEP_HOSTNAME, STEP_LOOPBACK, STEP_MOUNT };
 static const char *const step_names[] = { "unshare namespaces", "set the hostname",
 					  "bring loopback up", "bind-mount the namespaces" };
 
-static _noreturn_ void child_fail(int fd, int step)
+static _spawn_child_ _noreturn_ void child_fail(int fd, int step)
 {
 	struct child_error e = { step, errno };
 	ssize_t _unused_ n = write(fd, &e, sizeof(e));
 	_exit(1);
 }
 
-/* Only system calls from here: the agent may be threaded. */
-static _noreturn_ void sandbox_child(int errfd, const char *hostname, const char *const paths[3])
+/* Only system calls from here: the child shares the agent's memory
+ * (spawn_vfork). */
+static _spawn_child_ _noreturn_ void sandbox_child(int errfd, const char *hostname, const char *const paths[3])
 {
 	if (unshare(CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC) < 0)
 		child_fail(errfd, STEP_UNSHARE);
@@ -159,6 +161,18 @@ static _noreturn_ void sandbox_child(int errfd, const char *hostname, const char
 		if (mount(self[i], paths[i], NULL, MS_BIND, NULL) < 0)
 			child_fail(errfd, STEP_MOUNT);
 	_exit(0);
+}
+
+struct child_args {
+	int errfd;
+	const char *hostname;
+	const char *const *paths;
+};
+
+static _spawn_child_ int sandbox_child_main(void *arg)
+{
+	const struct child_args *ca = arg;
+	sandbox_child(ca->errfd, ca->hostname, ca->paths);
 }
 
 int sandbox_create(const char *run_dir, const char *pod_uid, const char *hostname,
@@ -218,20 +232,14 @@ int sandbox_create(const char *run_dir, const char *pod_uid, const char *hostnam
 	}
 	_cleanup_close_ int err_r = errpipe[0];
 	_cleanup_close_ int err_w = errpipe[1];
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid_t pid = fork();
-	if (pid == 0)
-		sandbox_child(err_w, hostname, paths);
-	int fork_errno = errno;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	struct child_args ca = { err_w, hostname, paths };
+	pid_t pid = spawn_vfork(sandbox_child_main, &ca);
 	close(TAKE_FD(err_w));
 	if (pid < 0) {
-		set_err(ret_err, xasprintf("pod %s: fork: %s", pod_uid, strerror(fork_errno)));
+		set_err(ret_err, xasprintf("pod %s: clone: %s", pod_uid, strerror(-pid)));
 		(void)sandbox_destroy(&sb);
 		sandbox_release(&sb);
-		return -fork_errno;
+		return pid;
 	}
 	struct child_error ce = { 0 };
 	ssize_t n;

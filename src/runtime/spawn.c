@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/pidfd.h>
 #include <sys/wait.h>
@@ -20,14 +21,41 @@ const char spawn_default_path[] =
 #define INPUT_MAX      (1024 * 1024)
 
 /* In the child: report errno to the parent and die. Only system calls. */
-static _noreturn_ void child_fail(int errfd)
+static _spawn_child_ _noreturn_ void child_fail(int errfd)
 {
 	int e = errno;
 	ssize_t _unused_ n = write(errfd, &e, sizeof(e));
 	_exit(127);
 }
 
-static _noreturn_ void child_exec(const struct spawn_opts *o, const int *src, int nfds, int errfd,
+/* Sanitizers' interceptors want room; a child needs little else. */
+#define CHILD_STACK (256 * 1024)
+
+pid_t spawn_vfork(int (*fn)(void *), void *arg)
+{
+	void *stack = mmap(NULL, CHILD_STACK, PROT_READ | PROT_WRITE,
+			   MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+	if (stack == MAP_FAILED)
+		return -errno;
+	/* No signal handler of the agent may run in the child. */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pid_t pid = clone(fn, (char *)stack + CHILD_STACK, CLONE_VM | CLONE_VFORK | SIGCHLD, arg);
+	int clone_errno = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	munmap(stack, CHILD_STACK);
+	return pid < 0 ? -clone_errno : pid;
+}
+
+struct child_args {
+	const struct spawn_opts *o;
+	const int *src;
+	int nfds, errfd;
+	const char *const *env;
+};
+
+static _spawn_child_ _noreturn_ void child_exec(const struct spawn_opts *o, const int *src, int nfds, int errfd,
 				  const char *const *env)
 {
 	/* Keep the error pipe out of the range of fds we are about to fill. */
@@ -83,6 +111,12 @@ static _noreturn_ void child_exec(const struct spawn_opts *o, const int *src, in
 	child_fail(errfd);
 }
 
+static _spawn_child_ int child_main(void *arg)
+{
+	const struct child_args *ca = arg;
+	child_exec(ca->o, ca->src, ca->nfds, ca->errfd, ca->env);
+}
+
 int spawn_start(const struct spawn_opts *o, pid_t *ret_pid)
 {
 	static const char *const default_env[] = { spawn_default_path, NULL };
@@ -106,17 +140,10 @@ int spawn_start(const struct spawn_opts *o, pid_t *ret_pid)
 	_cleanup_close_ int err_r = errpipe[0];
 	_cleanup_close_ int err_w = errpipe[1];
 
-	/* No signal handler of the agent may run in the child. */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	pid_t pid = fork();
-	if (pid == 0)
-		child_exec(o, src, nfds, err_w, o->env ? o->env : default_env);
-	int fork_errno = errno;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	struct child_args ca = { o, src, nfds, err_w, o->env ? o->env : default_env };
+	pid_t pid = spawn_vfork(child_main, &ca);
 	if (pid < 0)
-		return -fork_errno;
+		return pid;
 
 	close(TAKE_FD(err_w));
 	int child_errno = 0;

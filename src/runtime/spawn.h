@@ -4,7 +4,10 @@
  * threaded agent. Internal to src/runtime and src/net; depends on src/lib
  * only, so it can move there when another component needs it.
  *
- * The child runs only system calls between fork() and execve(): it resets
+ * The child is made with clone(CLONE_VM | CLONE_VFORK), as posix_spawn
+ * does: no copy of the agent's page tables (a fork of a busy agent costs
+ * milliseconds), and the caller's thread waits until the child has called
+ * execve() or exited. The child runs only system calls until execve(): it resets
  * every signal disposition and the signal mask (the agent may block or
  * ignore signals), places the requested fds at 0, 1, 2, 3, ... and marks
  * every other fd close-on-exec, so nothing of the agent leaks into
@@ -47,6 +50,16 @@ struct spawn_opts {
 
 /* The PATH given to children when no environment is passed. */
 extern const char spawn_default_path[];
+
+/* Run fn(arg) in a child that shares the caller's memory, on a stack of
+ * its own, with every signal blocked; the caller's thread resumes once the
+ * child has exec'd or exited. fn must only make system calls and must end
+ * in execve() or _exit(). The child's pid (to reap), or negative errno. */
+pid_t spawn_vfork(int (*fn)(void *), void *arg);
+
+/* For the functions such a child runs: AddressSanitizer's bookkeeping of
+ * noreturn calls assumes the stack of the thread it knows, not the child's. */
+#define _spawn_child_ __attribute__((no_sanitize_address))
 
 /* Start a program; *ret_pid is its pid (the caller must reap it).
  * Negative errno on failure, including the child's execve() errno. */
