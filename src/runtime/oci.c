@@ -28,9 +28,11 @@
 #include <termios.h>
 
 #include "lib/json.h"
+#include "lib/log.h"
 #include "lib/macro.h"
 #include "lib/strbuf.h"
 #include "runtime/fsutil.h"
+#include "runtime/ro_exe.h"
 #include "runtime/spawn.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
@@ -48,6 +50,9 @@
 
 struct oci_runtime {
 	char *runtime; /* absolute path */
+	char *exe;     /* what is run: runtime, or its read-only mount */
+	char *ro_exe;  /* that mount point, if made (ro_exe.h) */
+	const char *const *env; /* the runtime's environment; NULL: PATH only */
 	char *conmon;
 	char *state_dir;
 	char *root;	   /* the runtime's --root */
@@ -162,7 +167,7 @@ static int runtime_run(struct oci_runtime *rt, const char *const *args, struct s
 {
 	const char *argv[16];
 	size_t n = 0;
-	argv[n++] = rt->runtime;
+	argv[n++] = rt->exe;
 	argv[n++] = "--root";
 	argv[n++] = rt->root;
 	for (; *args; args++) {
@@ -170,7 +175,7 @@ static int runtime_run(struct oci_runtime *rt, const char *const *args, struct s
 		argv[n++] = *args;
 	}
 	argv[n] = NULL;
-	struct spawn_opts so = { .argv = argv, .flags = rt->spawn_flags };
+	struct spawn_opts so = { .argv = argv, .env = rt->env, .flags = rt->spawn_flags };
 	_cleanup_strbuf_ struct strbuf err = STRBUF_INIT;
 	int r = spawn_run(&so, NULL, 0, out, &err, RUNTIME_TIMEOUT_MS);
 	if (r != 0 && ret_msg)
@@ -208,6 +213,10 @@ void oci_runtime_free(struct oci_runtime *rt)
 {
 	if (!rt)
 		return;
+	if (rt->ro_exe)
+		ro_exe_unmount(rt->ro_exe);
+	free(rt->ro_exe);
+	free(rt->exe);
 	free(rt->runtime);
 	free(rt->conmon);
 	free(rt->state_dir);
@@ -250,8 +259,9 @@ int oci_runtime_new(const struct oci_runtime_opts *opts, struct oci_runtime **re
 	rt->exit_dir = xasprintf("%s/exits", rt->state_dir);
 	rt->persist_dir = xasprintf("%s/persist", rt->state_dir);
 	rt->attach_dir = xasprintf("%s/attach", rt->state_dir);
+	_cleanup_free_ char *bin = xasprintf("%s/bin", rt->state_dir);
 	const char *dirs[] = { rt->state_dir, rt->root, rt->exit_dir, rt->persist_dir,
-			       rt->attach_dir };
+			       rt->attach_dir, bin };
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
 		int r = rt_mkdir_p(dirs[i], 0700);
 		if (r < 0) {
@@ -260,9 +270,23 @@ int oci_runtime_new(const struct oci_runtime_opts *opts, struct oci_runtime **re
 		}
 	}
 
+	/* One program start per runtime call instead of two (ro_exe.h);
+	 * without the privilege to mount, the runtime copies itself. */
+	_cleanup_free_ char *ro = xasprintf("%s/%s", bin, base);
+	_cleanup_free_ char *roerr = NULL;
+	if (ro_exe_mount(rt->runtime, ro, &roerr) == 0) {
+		static const char *const ro_env[] = { spawn_default_path, RO_EXE_ENV, NULL };
+		rt->exe = xstrdup(ro);
+		rt->ro_exe = TAKE_PTR(ro);
+		rt->env = ro_env;
+	} else {
+		log_v(1, "OCI runtime %s runs from its own path: %s", rt->runtime, roerr);
+		rt->exe = xstrdup(rt->runtime);
+	}
+
 	/* Also proves that the private mount namespace can be made. */
-	const char *argv[] = { rt->runtime, "--version", NULL };
-	struct spawn_opts so = { .argv = argv, .flags = rt->spawn_flags };
+	const char *argv[] = { rt->exe, "--version", NULL };
+	struct spawn_opts so = { .argv = argv, .env = rt->env, .flags = rt->spawn_flags };
 	_cleanup_strbuf_ struct strbuf out = STRBUF_INIT;
 	_cleanup_strbuf_ struct strbuf err = STRBUF_INIT;
 	int r = spawn_run(&so, NULL, 0, &out, &err, RUNTIME_TIMEOUT_MS);
@@ -417,7 +441,7 @@ int oci_create(struct oci_runtime *rt, const struct oci_create_opts *o, pid_t *r
 	_cleanup_free_ char *root_arg = xasprintf("--root=%s", rt->root);
 	const char *argv[40];
 	size_t n = argv_push(argv, 0, ARRAY_SIZE(argv), rt->conmon, "--api-version", "1", "-c",
-			     o->id, "-u", o->id, "-n", o->id, "-r", rt->runtime, "--runtime-arg",
+			     o->id, "-u", o->id, "-n", o->id, "-r", rt->exe, "--runtime-arg",
 			     root_arg, "-b", o->bundle, "-p", pidfile, "-P", conmon_pidfile, "-l",
 			     log, "--exit-dir", rt->exit_dir, "-0", pdir, "--socket-dir-path",
 			     rt->attach_dir, "--log-level", "error", NULL);
@@ -426,7 +450,9 @@ int oci_create(struct oci_runtime *rt, const struct oci_create_opts *o, pid_t *r
 	/* Kubernetes' default is stdinOnce=false: stdin outlives an attach. */
 	if (o->stdin)
 		n = argv_push(argv, n, ARRAY_SIZE(argv), "-i", "--leave-stdin-open", NULL);
-	const char *env[] = { spawn_default_path, "_OCI_SYNCPIPE=3", NULL };
+	/* conmon passes its environment on to the runtime. */
+	const char *env[] = { spawn_default_path, "_OCI_SYNCPIPE=3", rt->ro_exe ? RO_EXE_ENV : NULL,
+			      NULL };
 
 	int sync_p[2], err_p[2];
 	if (pipe2(sync_p, O_CLOEXEC) < 0) {
@@ -853,6 +879,7 @@ static int exec_console_socket(struct oci_runtime *rt, const char **argv, size_t
 		return r;
 	}
 	struct spawn_opts so = { .argv = argv,
+				 .env = rt->env,
 				 .stdio = { -1, -1, errfd },
 				 .extra_fds = &procfd,
 				 .n_extra_fds = 1,
@@ -932,6 +959,7 @@ static int exec_proxy_pty(struct oci_runtime *rt, const char **argv, int procfd,
 		return r;
 	}
 	struct spawn_opts so = { .argv = argv,
+				 .env = rt->env,
 				 .stdio = { slave, slave, slave },
 				 .extra_fds = &procfd,
 				 .n_extra_fds = 1,
@@ -958,6 +986,7 @@ static int exec_pipes(struct oci_runtime *rt, const char **argv, int procfd, boo
 	pid_t pid;
 	if (r == 0) {
 		struct spawn_opts so = { .argv = argv,
+					 .env = rt->env,
 					 .stdio = { fds[0][0], fds[1][1], fds[2][1] },
 					 .extra_fds = &procfd,
 					 .n_extra_fds = 1,
@@ -1004,7 +1033,7 @@ int oci_exec(struct oci_runtime *rt, const char *id, const char *process_json, b
 		return r;
 	/* In the foreground, the runtime exits with the process's status. */
 	const char *argv[EXEC_ARGV_MAX];
-	size_t n = argv_push(argv, 0, ARRAY_SIZE(argv), rt->runtime, "--root", rt->root, "exec",
+	size_t n = argv_push(argv, 0, ARRAY_SIZE(argv), rt->exe, "--root", rt->root, "exec",
 			     "--process", "/proc/self/fd/3", tty ? "--tty" : NULL, NULL);
 	if (tty && rt->console_socket) {
 		r = exec_console_socket(rt, argv, n, id, procfd, ret_fd, ret_pid, ret_err);
