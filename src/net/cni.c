@@ -92,8 +92,8 @@ static int run_plugin(const struct cni_config *cfg, const char *command, const c
 	_cleanup_free_ char *e_path = xasprintf("CNI_PATH=%s", cfg->plugin_dir);
 	/* The plugins are Go programs: one OS thread for the Go runtime saves a
 	 * quarter of their start-up CPU (bridge passes it on to host-local). */
-	const char *env[] = { spawn_default_path, e_cmd, e_id, e_ns, e_if, e_path, "GOMAXPROCS=1",
-			      NULL };
+	const char *env[] = { spawn_default_path, e_cmd, e_id, e_ns, e_if, e_path,
+			      "GOMAXPROCS=1",	  NULL };
 	const char *argv[] = { path, NULL };
 	struct spawn_opts so = { .argv = argv, .env = env };
 

@@ -49,9 +49,9 @@
 #define EXEC_ARGV_MAX 16
 
 struct oci_runtime {
-	char *runtime; /* absolute path */
-	char *exe;     /* what is run: runtime, or its read-only mount */
-	char *ro_exe;  /* that mount point, if made (ro_exe.h) */
+	char *runtime;		/* absolute path */
+	char *exe;		/* what is run: runtime, or its read-only mount */
+	char *ro_exe;		/* that mount point, if made (ro_exe.h) */
 	const char *const *env; /* the runtime's environment; NULL: PATH only */
 	char *conmon;
 	char *state_dir;
@@ -260,8 +260,8 @@ int oci_runtime_new(const struct oci_runtime_opts *opts, struct oci_runtime **re
 	rt->persist_dir = xasprintf("%s/persist", rt->state_dir);
 	rt->attach_dir = xasprintf("%s/attach", rt->state_dir);
 	_cleanup_free_ char *bin = xasprintf("%s/bin", rt->state_dir);
-	const char *dirs[] = { rt->state_dir, rt->root, rt->exit_dir, rt->persist_dir,
-			       rt->attach_dir, bin };
+	const char *dirs[] = { rt->state_dir,	rt->root,	rt->exit_dir,
+			       rt->persist_dir, rt->attach_dir, bin };
 	for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
 		int r = rt_mkdir_p(dirs[i], 0700);
 		if (r < 0) {

@@ -31,8 +31,8 @@ int ro_exe_mount(const char *src, const char *dst, char **ret_err)
 	int r = 0;
 	if (mount(src, dst, NULL, MS_BIND, NULL) < 0) {
 		r = -errno;
-		*ret_err = xasprintf("cannot bind-mount \"%s\" onto \"%s\": %s", src, dst,
-				     strerror(-r));
+		*ret_err =
+		    xasprintf("cannot bind-mount \"%s\" onto \"%s\": %s", src, dst, strerror(-r));
 		(void)unlink(dst);
 		return r;
 	}

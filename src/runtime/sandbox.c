@@ -139,7 +139,8 @@ static _spawn_child_ _noreturn_ void child_fail(int fd, int step)
 
 /* Only system calls from here: the child shares the agent's memory
  * (spawn_vfork). */
-static _spawn_child_ _noreturn_ void sandbox_child(int errfd, const char *hostname, const char *const paths[3])
+static _spawn_child_ _noreturn_ void sandbox_child(int errfd, const char *hostname,
+						   const char *const paths[3])
 {
 	if (unshare(CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC) < 0)
 		child_fail(errfd, STEP_UNSHARE);

@@ -55,8 +55,8 @@ struct child_args {
 	const char *const *env;
 };
 
-static _spawn_child_ _noreturn_ void child_exec(const struct spawn_opts *o, const int *src, int nfds, int errfd,
-				  const char *const *env)
+static _spawn_child_ _noreturn_ void child_exec(const struct spawn_opts *o, const int *src,
+						int nfds, int errfd, const char *const *env)
 {
 	/* Keep the error pipe out of the range of fds we are about to fill. */
 	errfd = fcntl(errfd, F_DUPFD_CLOEXEC, nfds);
