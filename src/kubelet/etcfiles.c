@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A pod's /etc/hosts, /etc/hostname and /etc/resolv.conf (see volumes.h). */
 #include <ctype.h>
+#include <fcntl.h>
 
 #include "kubelet/volumes.h"
 #include "lib/json.h"
@@ -11,14 +12,39 @@
 #define MAX_NAMESERVERS 3
 #define MAX_SEARCHES	32
 
-/* Write path only when its content differs (running containers bind it). */
+/* Rewrite an existing file in place: containers bind-mount the file itself
+ * (its inode), so a replacement by rename would not reach them. */
+static int rewrite_in_place(const char *path, const char *data, size_t len)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	for (size_t off = 0; off < len;) {
+		ssize_t n = write(fd, data + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+/* Write path only when its content differs. The first write is atomic;
+ * later ones (the pod's address once its network is attached, after its
+ * first containers were made) happen in place. */
 static int write_if_changed(const char *path, const char *data, char **ret_err)
 {
 	_cleanup_free_ char *cur = NULL;
 	size_t len = 0;
-	if (rt_read_file(path, &cur, &len) >= 0 && len == strlen(data) && streq(cur, data))
-		return 0;
-	int r = rt_write_file(path, data, strlen(data), 0644);
+	int r;
+	if (rt_read_file(path, &cur, &len) >= 0) {
+		if (len == strlen(data) && streq(cur, data))
+			return 0;
+		r = rewrite_in_place(path, data, strlen(data));
+	} else {
+		r = rt_write_file(path, data, strlen(data), 0644);
+	}
 	if (r < 0)
 		*ret_err = xasprintf("cannot write %s: %s", path, strerror(-r));
 	return r;

@@ -123,6 +123,14 @@ struct kubelet {
 	int stop_pipe[2];
 };
 
+/* netjob.c: a pod's CNI ADD in a helper thread. A job must be joined, once;
+ * the join returns cni_add's result, *ret_ip or *ret_err (owned by the
+ * caller) and the time the plugins took. */
+struct netjob;
+struct netjob *netjob_start(const struct cni_config *cfg, const char *pod_cidr, const char *uid,
+			    const char *netns, json_t *port_mappings);
+int netjob_join(struct netjob *j, char **ret_ip, char **ret_err, uint64_t *ret_usec);
+
 /* kubelet.c */
 struct kpod *kubelet_find_pod_locked(struct kubelet *k, const char *key);
 struct kpod *kubelet_find_pod_uid_locked(struct kubelet *k, const char *uid);

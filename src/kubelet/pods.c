@@ -37,9 +37,11 @@ struct sync_ctx {
 	struct kubelet *k;
 	struct kpod *p;
 	json_t *pod;
-	uint64_t now;  /* monotonic */
-	uint64_t wake; /* monotonic: sync again then (0: no need) */
-	bool changed;  /* instances changed: save the state file */
+	uint64_t now;	    /* monotonic */
+	uint64_t wake;	    /* monotonic: sync again then (0: no need) */
+	bool changed;	    /* instances changed: save the state file */
+	struct netjob *net; /* the sandbox's CNI ADD under way (net_wait) */
+	bool net_failed;    /* it failed: nothing starts in this sync */
 };
 
 static void wake_at(struct sync_ctx *s, uint64_t at)
@@ -309,6 +311,34 @@ static json_t *port_mappings(json_t *pod)
 	return list;
 }
 
+/* Whether a container's environment needs the pod's IP (status.podIP or
+ * status.podIPs), which is known only once the network is attached. */
+static bool env_needs_pod_ip(json_t *pod)
+{
+	static const char *const lists[] = { "spec.initContainers", "spec.containers" };
+	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
+		size_t i, e;
+		json_t *c, *env;
+		json_array_foreach(json_get(pod, lists[l]), i, c)
+		{
+			json_array_foreach(json_object_get(c, "env"), e, env)
+			{
+				const char *f = json_get_str(env, "valueFrom.fieldRef.fieldPath");
+				if (f && startswith(f, "status.podIP"))
+					return true;
+			}
+		}
+	}
+	return false;
+}
+
+/*
+ * The network in parallel: a new pod's CNI ADD (tens of milliseconds of
+ * plugin processes) runs in a helper thread (netjob.c) while its first
+ * containers are made; start_ctr joins it before `runtime start`, so no
+ * container process runs before the pod has its address. Pods whose
+ * environment needs the address attach the network first.
+ */
 static int ensure_sandbox(struct sync_ctx *s, char **ret_err)
 {
 	struct kubelet *k = s->k;
@@ -324,10 +354,13 @@ static int ensure_sandbox(struct sync_ctx *s, char **ret_err)
 							  : isempty(host) ? p->name
 									  : host,
 							  63);
+			uint64_t t0 = now_usec_monotonic();
 			r = sandbox_create(k->root_dir, p->uid, h, &sb, ret_err);
 			if (r < 0)
 				return r;
 			created = true;
+			log_v(2, "pod %s: namespaces made in %.1f ms", p->key,
+			      (double)(now_usec_monotonic() - t0) / 1000);
 		}
 		pthread_mutex_lock(&k->mu);
 		p->sb = sb;
@@ -353,7 +386,12 @@ static int ensure_sandbox(struct sync_ctx *s, char **ret_err)
 	struct cni_config cfg = k->cni;
 	cfg.pod_cidr = cidr;
 	_cleanup_json_ json_t *pm = port_mappings(s->pod);
+	if (!p->pod_ip && !env_needs_pod_ip(s->pod)) {
+		s->net = netjob_start(&cfg, cidr, p->uid, p->sb.netns, pm);
+		return 0;
+	}
 	char *ip = NULL;
+	uint64_t t0 = now_usec_monotonic();
 	if (p->pod_ip) /* a new sandbox for an old pod: its address goes first */
 		cni_del(&cfg, p->uid, "", "eth0", pm, NULL);
 	int r = cni_add(&cfg, p->uid, p->sb.netns, "eth0", pm, &ip, ret_err);
@@ -364,8 +402,51 @@ static int ensure_sandbox(struct sync_ctx *s, char **ret_err)
 	p->pod_ip = ip;
 	pthread_mutex_unlock(&k->mu);
 	s->changed = true;
-	log_v(1, "pod %s: sandbox ready, IP %s", p->key, ip);
+	log_v(1, "pod %s: sandbox ready, IP %s (CNI %.1f ms)", p->key, ip,
+	      (double)(now_usec_monotonic() - t0) / 1000);
 	return 0;
+}
+
+/* Join the network job, if one runs: 0 once the pod has its address (and
+ * /etc/hosts names it). On failure the sandbox is not ready: the event, and
+ * a retry later. */
+static int net_wait(struct sync_ctx *s)
+{
+	struct kubelet *k = s->k;
+	struct kpod *p = s->p;
+	if (s->net_failed)
+		return -EAGAIN;
+	if (!s->net)
+		return 0;
+	_cleanup_free_ char *ip = NULL, *err = NULL;
+	uint64_t usec;
+	int r = netjob_join(TAKE_PTR(s->net), &ip, &err, &usec);
+	if (r < 0) {
+		if (!streq_ptr(p->sb_error, err))
+			event(s, "Warning", "FailedCreatePodSandBox",
+			      "Failed to create pod sandbox: %s", err);
+		free(p->sb_error);
+		p->sb_error = TAKE_PTR(err);
+		p->sb_ready = false;
+		s->net_failed = true;
+		wake_at(s, s->now + RETRY_USEC);
+		return r;
+	}
+	pthread_mutex_lock(&k->mu);
+	free(p->pod_ip);
+	p->pod_ip = TAKE_PTR(ip);
+	pthread_mutex_unlock(&k->mu);
+	s->changed = true;
+	log_v(1, "pod %s: sandbox ready, IP %s (CNI %.1f ms, in parallel)", p->key, p->pod_ip,
+	      (double)usec / 1000);
+	_cleanup_free_ char *dir = pod_dir(k, p);
+	r = pod_write_etc_files(dir, s->pod, p->pod_ip, k->o.cluster_dns, k->o.cluster_domain,
+				&err);
+	if (r < 0) {
+		log_warn("pod %s: %s", p->key, err);
+		wake_at(s, s->now + RETRY_USEC);
+	}
+	return r;
 }
 
 /* ---- images ---- */
@@ -599,6 +680,7 @@ static int start_ctr(struct sync_ctx *s, struct kctr *c, json_t *cspec)
 	_cleanup_free_ const char **ienv = NULL;
 	const char *fail_reason = "CreateContainerError";
 
+	uint64_t t_begin = now_usec_monotonic(), t_bundle = 0, t_create = 0;
 	rt_rm_rf(dir);
 	r = image_prepare(k->images, img, &lower, &err);
 	if (r < 0)
@@ -670,10 +752,20 @@ static int start_ctr(struct sync_ctx *s, struct kctr *c, json_t *cspec)
 		.stdin = bo.stdin_open,
 	};
 	pid_t pid;
+	t_bundle = now_usec_monotonic();
 	r = oci_create(k->rt, &co, &pid, &err);
 	if (r < 0) {
 		free(log_path);
 		goto fail;
+	}
+	if (net_wait(s) < 0) {
+		/* No network: the container goes, and the pod waits for its sandbox. */
+		free(log_path);
+		oci_delete(k->rt, id, true);
+		image_free(img);
+		rootfs_unmount(dir);
+		rt_rm_rf(dir);
+		return -EAGAIN;
 	}
 	/* The new instance replaces the current one, which becomes the
 	 * previous (its log stays for --previous). */
@@ -694,6 +786,7 @@ static int start_ctr(struct sync_ctx *s, struct kctr *c, json_t *cspec)
 	}
 	s->changed = true;
 	event(s, "Normal", "Created", "Created container %s", c->name);
+	t_create = now_usec_monotonic();
 	r = oci_start(k->rt, id, &err);
 	if (r < 0) {
 		pthread_mutex_lock(&k->mu);
@@ -714,6 +807,13 @@ static int start_ctr(struct sync_ctx *s, struct kctr *c, json_t *cspec)
 	c->err_not_before = 0;
 	set_waiting(c, NULL, NULL);
 	event(s, "Normal", "Started", "Started container %s", c->name);
+	uint64_t t_end = now_usec_monotonic();
+	log_v(2,
+	      "pod %s container %s: started in %.1f ms (rootfs and bundle %.1f, create %.1f, "
+	      "start %.1f)",
+	      p->key, c->name, (double)(t_end - t_begin) / 1000,
+	      (double)(t_bundle - t_begin) / 1000, (double)(t_create - t_bundle) / 1000,
+	      (double)(t_end - t_create) / 1000);
 	struct probe_target t = target_of(p, id, cspec);
 	prober_add(k->prober, p->uid, c->name, cspec, &t, (int64_t)now_usec_monotonic());
 
@@ -1056,6 +1156,7 @@ static int pod_run(struct sync_ctx *s)
 		      err ? err : strerror(-r));
 	}
 	if (r < 0) {
+		(void)net_wait(s);
 		free(p->sb_error);
 		p->sb_error = err ? xstrdup(err) : xstrdup(strerror(-r));
 		p->sb_ready = false;
@@ -1072,6 +1173,7 @@ static int pod_run(struct sync_ctx *s)
 	}
 	if (run_inits(s))
 		run_apps(s);
+	(void)net_wait(s); /* when no container got as far as starting */
 	if (s->changed)
 		kpod_save(k, p);
 	s->changed = false;

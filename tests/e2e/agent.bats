@@ -95,6 +95,10 @@ field() {
 	lab_wait_phase 60 hello Running
 	lab_wait_field 30 hello '{.status.containerStatuses[0].ready}' true
 	[[ "$(field hello '{.status.podIP}')" == 10.42.* ]]
+	# The network is attached while the container is made: /etc/hosts,
+	# bind-mounted before the address was known, names it all the same.
+	run kl exec hello -- cat /etc/hosts
+	[[ "$output" == *"$(field hello '{.status.podIP}')"$'\t'hello* ]]
 	[ "$(field hello '{.status.hostIP}')" = "$LAB_NODE_IP" ]
 	[ -n "$(field hello '{.status.startTime}')" ]
 	[[ "$(field hello '{.status.containerStatuses[0].containerID}')" == c8s://* ]]
