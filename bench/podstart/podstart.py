@@ -31,6 +31,9 @@ def main():
     ap.add_argument("--namespace", default="podstart")
     ap.add_argument("--node", default=None)
     ap.add_argument("--timeout", type=float, default=300)
+    ap.add_argument("--sequential", action="store_true",
+                    help="create each pod once the one before is Running")
+    ap.add_argument("--prefix", default="ps")
     a = ap.parse_args()
 
     config.load_kube_config(a.kubeconfig)
@@ -44,7 +47,8 @@ def main():
     created, running = {}, {}
     lock = threading.Lock()
     done = threading.Event()
-    names = ["ps-%d" % i for i in range(a.pods)]
+    names = ["%s-%d" % (a.prefix, i) for i in range(a.pods)]
+    seen = {n: threading.Event() for n in names}
     ready = threading.Event()
 
     def watcher():
@@ -56,8 +60,9 @@ def main():
             pod = ev["object"]
             if pod.status and pod.status.phase == "Running":
                 with lock:
-                    if pod.metadata.name not in running:
+                    if pod.metadata.name in seen and pod.metadata.name not in running:
                         running[pod.metadata.name] = time.monotonic()
+                        seen[pod.metadata.name].set()
                     if len(running) >= a.pods:
                         break
             if done.is_set():
@@ -81,8 +86,14 @@ def main():
             created[name] = t0
 
     start = time.monotonic()
-    with ThreadPoolExecutor(max_workers=a.clients) as ex:
-        list(ex.map(create, names))
+    if a.sequential:
+        for n in names:
+            create(n)
+            if not seen[n].wait(max(0.0, start + a.timeout - time.monotonic())):
+                break
+    else:
+        with ThreadPoolExecutor(max_workers=a.clients) as ex:
+            list(ex.map(create, names))
     created_all = time.monotonic() - start
     deadline = start + a.timeout
     while time.monotonic() < deadline:
@@ -95,7 +106,8 @@ def main():
     lat = [(running[n] - created[n]) * 1000 for n in names if n in running and n in created]
     out = {
         "pods": a.pods,
-        "clients": a.clients,
+        "clients": 1 if a.sequential else a.clients,
+        "sequential": a.sequential,
         "running": len(running),
         "create_all_s": created_all,
         "all_running_s": total,
