@@ -1223,6 +1223,7 @@ int pod_sync(const char *key, void *userdata)
 			return 0;
 		}
 		p = pod_new(k, key, pod);
+		log_v(2, "pod %s: new, uid %s", key, p->uid);
 		pthread_mutex_lock(&k->mu);
 		avl_insert(&k->pods, p->key, &p->by_key);
 		pthread_mutex_unlock(&k->mu);
