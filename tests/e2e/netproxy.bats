@@ -179,11 +179,16 @@ setup_file() {
 	apply "$PX_DIR/m1.json"
 }
 
-teardown_file() {
-	[ -n "${PX_DIR:-}" ] || return 0
+# A test that started an API server (and its background commands) ends
+# them here: C8S_DIR is not seen by teardown_file.
+teardown() {
 	if [ -n "${C8S_DIR:-}" ]; then
 		cleanup_server
 	fi
+}
+
+teardown_file() {
+	[ -n "${PX_DIR:-}" ] || return 0
 	if [ -s "$PX_DIR/pids" ]; then
 		while read -r pid; do
 			kill "$pid" 2>/dev/null || true
