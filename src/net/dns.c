@@ -444,8 +444,10 @@ static void *udp_thread(void *arg)
 {
 	struct worker *wk = arg;
 	struct dns_server *s = wk->s;
-	static _Thread_local uint8_t in[BATCH][RECV_SIZE];
-	static _Thread_local uint8_t out[BATCH][DNS_EDNS_MAX];
+	/* On the heap, not in thread-local storage: static TLS is made (and
+	 * zeroed) in every thread of the process, the API server's too. */
+	_cleanup_free_ uint8_t(*in)[RECV_SIZE] = xmalloc(BATCH * sizeof(*in));
+	_cleanup_free_ uint8_t(*out)[DNS_EDNS_MAX] = xmalloc(BATCH * sizeof(*out));
 	struct sockaddr_storage from[BATCH];
 	struct iovec iov[BATCH], oiov[BATCH];
 	struct mmsghdr msgs[BATCH], replies[BATCH];

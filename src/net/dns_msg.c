@@ -601,12 +601,14 @@ size_t dns_splice_answers(uint8_t *buf, size_t len, size_t limit, const uint8_t 
 		upos += 4;
 	}
 	/* built in a copy: buf stays as it is when the upstream's is malformed */
-	static _Thread_local uint8_t work[DNS_TCP_MAX];
+	/* On the stack (only DNS threads come here), not in thread-local
+	 * storage, which every thread of the process would carry. */
+	uint8_t work[DNS_TCP_MAX];
 	memcpy(work, buf, pos);
 	struct dns_writer w = { .buf = work, .limit = limit, .reserve = tail_len, .len = pos };
 	for (int i = 0; i < 4; i++)
 		w.counts[i] = get16(buf + 4 + 2 * i);
-	static _Thread_local uint8_t rdata[DNS_TCP_MAX];
+	uint8_t rdata[DNS_TCP_MAX];
 	bool tc = false;
 	for (unsigned i = 0, an = get16(up + 6); i < an; i++) {
 		if (dns_name_read(up, uplen, &upos, &n) < 0 || uplen - upos < 10)
