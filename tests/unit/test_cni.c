@@ -144,8 +144,7 @@ static void test_two_pods(void **state)
 	t0 = now_usec_monotonic();
 	if (cni_del(&cfg, "ctr-a", a.netns, "eth0", NULL, &err) < 0)
 		fail_msg("cni_del a: %s", err);
-	printf("# cni_del (bridge): %.1f ms\n",
-	       (double)(now_usec_monotonic() - t0) / 1000.0);
+	printf("# cni_del (bridge): %.1f ms\n", (double)(now_usec_monotonic() - t0) / 1000.0);
 	assert_int_equal(count_veths(), 1);
 	assert_int_equal(bridge_ports(), 1);
 	assert_int_equal(access(lease, F_OK), -1);
