@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A pod's /etc/hosts, /etc/hostname and /etc/resolv.conf (see volumes.h). */
 #include <ctype.h>
-#include <fcntl.h>
 
 #include "kubelet/volumes.h"
 #include "lib/json.h"
@@ -12,27 +11,10 @@
 #define MAX_NAMESERVERS 3
 #define MAX_SEARCHES	32
 
-/* Rewrite an existing file in place: containers bind-mount the file itself
- * (its inode), so a replacement by rename would not reach them. */
-static int rewrite_in_place(const char *path, const char *data, size_t len)
-{
-	_cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -errno;
-	for (size_t off = 0; off < len;) {
-		ssize_t n = write(fd, data + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		off += (size_t)n;
-	}
-	return 0;
-}
-
 /* Write path only when its content differs. The first write is atomic;
  * later ones (the pod's address once its network is attached, after its
- * first containers were made) happen in place. */
+ * first containers were made) happen in place: containers bind-mount the
+ * file itself (its inode), so a replacement by rename would not reach them. */
 static int write_if_changed(const char *path, const char *data, char **ret_err)
 {
 	_cleanup_free_ char *cur = NULL;
@@ -41,7 +23,7 @@ static int write_if_changed(const char *path, const char *data, char **ret_err)
 	if (rt_read_file(path, &cur, &len) >= 0) {
 		if (len == strlen(data) && streq(cur, data))
 			return 0;
-		r = rewrite_in_place(path, data, strlen(data));
+		r = rt_rewrite_file(path, data, strlen(data));
 	} else {
 		r = rt_write_file(path, data, strlen(data), 0644);
 	}

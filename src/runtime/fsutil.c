@@ -101,24 +101,29 @@ int rt_read_file(const char *path, char **ret, size_t *ret_len)
 	return 0;
 }
 
+int rt_write_all(int fd, const void *p, size_t n)
+{
+	const char *c = p;
+	while (n) {
+		ssize_t w = write(fd, c, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 int rt_write_file(const char *path, const char *data, size_t len, mode_t mode)
 {
 	_cleanup_free_ char *tmp = xasprintf("%s.tmpXXXXXX", path);
 	_cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	size_t off = 0;
-	int r = 0;
-	while (off < len) {
-		ssize_t n = write(fd, data + off, len - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			break;
-		}
-		off += (size_t)n;
-	}
+	int r = rt_write_all(fd, data, len);
 	if (r == 0 && fchmod(fd, mode) < 0)
 		r = -errno;
 	if (r == 0 && rename(tmp, path) < 0)
@@ -126,4 +131,12 @@ int rt_write_file(const char *path, const char *data, size_t len, mode_t mode)
 	if (r < 0)
 		unlink(tmp);
 	return r;
+}
+
+int rt_rewrite_file(const char *path, const char *data, size_t len)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	return rt_write_all(fd, data, len);
 }

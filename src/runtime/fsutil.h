@@ -13,5 +13,10 @@ int rt_mkdir_p(const char *path, mode_t mode);
 int rt_rm_rf(const char *path);
 /* The whole (small) file, NUL-terminated, into *ret; *ret_len if non-NULL. */
 int rt_read_file(const char *path, char **ret, size_t *ret_len);
+/* All of p to fd (retrying short writes and EINTR). */
+int rt_write_all(int fd, const void *p, size_t n);
 /* Write data to path atomically (temporary file, fsync-less rename). */
 int rt_write_file(const char *path, const char *data, size_t len, mode_t mode);
+/* Replace the content of the existing file path in place, keeping its inode
+ * (what a bind mount of the file shows); not atomic for readers. */
+int rt_rewrite_file(const char *path, const char *data, size_t len);
