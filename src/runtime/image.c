@@ -19,6 +19,7 @@
 #include "lib/macro.h"
 #include "lib/strbuf.h"
 #include "runtime/digest.h"
+#include "runtime/fsutil.h"
 #include "runtime/image.h"
 #include "runtime/registry.h"
 #include "runtime/unpack.h"
@@ -128,23 +129,6 @@ static int read_at(int dirfd, const char *name, size_t max, char **ret, size_t *
 	return read_all_fd(fd, max, ret, ret_len);
 }
 
-static int write_all(int fd, const void *p, size_t n)
-{
-	const char *c = p;
-
-	while (n) {
-		ssize_t w = write(fd, c, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 static char *blob_rel(const char *digest)
 {
 	return xasprintf(BLOBS_DIR "/%s", digest_hex(digest));
@@ -204,7 +188,7 @@ static int blob_put_buf(struct image_store *s, const void *p, size_t n, char ret
 	_cleanup_close_ int fd = tmp_file(s, &tmp);
 	if (fd < 0)
 		return fd;
-	r = write_all(fd, p, n);
+	r = rt_write_all(fd, p, n);
 	if (r >= 0)
 		r = blob_commit(s, fd, tmp, ret);
 	if (r < 0)
@@ -235,10 +219,10 @@ static int state_save(struct image_store *s)
 	fd = openat(s->dirfd, STATE_FILE ".tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
-	r = write_all(fd, text, len);
+	r = rt_write_all(fd, text, len);
 	if (r < 0)
 		return r;
-	if (write_all(fd, "\n", 1) < 0 || fsync(fd) < 0)
+	if (rt_write_all(fd, "\n", 1) < 0 || fsync(fd) < 0)
 		return -errno;
 	if (renameat(s->dirfd, STATE_FILE ".tmp", s->dirfd, STATE_FILE) < 0)
 		return -errno;
@@ -849,9 +833,8 @@ static int pull_manifest(struct image_store *s, struct registry_client *c, const
 }
 
 static int pull_do(struct image_store *s, const struct image_name *n, const char *norm,
-		   const struct registry_auth *auths, size_t nauths, char **ret_err)
+		   const struct registry_auth *auth, char **ret_err)
 {
-	const struct registry_auth *auth = find_auth(auths, nauths, n->domain);
 	struct registry_client_opts o = {
 		.domain = n->domain,
 		.repo = n->path,
@@ -949,14 +932,18 @@ int image_pull(struct image_store *s, const char *ref, const struct registry_aut
 	const struct registry_auth *auth = find_auth(auths, nauths, n.domain);
 	char cred[DIGEST_BUF_LEN] = "";
 	if (auth) {
-		_cleanup_free_ char *id = xasprintf("%s:%s", auth->username ? auth->username : "",
-						    auth->password ? auth->password : "");
-		sha256_digest(id, strlen(id), cred);
+		const char *user = auth->username ? auth->username : "";
+		const char *pass = auth->password ? auth->password : "";
+		struct sha256 h;
+		sha256_init(&h);
+		sha256_update(&h, user, strlen(user) + 1); /* with its NUL: a separator */
+		sha256_update(&h, pass, strlen(pass));
+		sha256_final(&h, cred);
 	}
 	key = xasprintf("pull:%s %s", norm, cred);
 	struct inflight *f = inflight_join(s, key, &r, &err);
 	if (f) {
-		r = pull_do(s, &n, norm, auths, nauths, &err);
+		r = pull_do(s, &n, norm, auth, &err);
 		inflight_finish(s, f, r, err);
 	}
 	image_name_release(&n);
@@ -1137,7 +1124,7 @@ static int arc_extract(struct image_store *s, const char *path, struct arc *a, c
 				goto out;
 			}
 			sha256_update(&h, buf, (size_t)n);
-			r = write_all(fd, buf, (size_t)n);
+			r = rt_write_all(fd, buf, (size_t)n);
 			if (r < 0) {
 				sha256_release(&h);
 				*ret_err = xasprintf("extracting %s: %s", p, strerror(-r));
