@@ -50,8 +50,7 @@
 
 struct oci_runtime {
 	char *runtime;		/* absolute path */
-	char *exe;		/* what is run: runtime, or its read-only mount */
-	char *ro_exe;		/* that mount point, if made (ro_exe.h) */
+	char *ro_exe;		/* its read-only mount, run instead if made (ro_exe.h) */
 	const char *const *env; /* the runtime's environment; NULL: PATH only */
 	char *conmon;
 	char *state_dir;
@@ -160,6 +159,12 @@ static char *runtime_message(const char *stderr_text)
 	return xstrdup(line);
 }
 
+/* The path the runtime is run from. */
+static const char *runtime_exe(const struct oci_runtime *rt)
+{
+	return rt->ro_exe ? rt->ro_exe : rt->runtime;
+}
+
 /* Run `RUNTIME --root ROOT args...`; the exit code or negative errno.
  * On a non-zero exit, *ret_msg (if non-NULL) is the runtime's message. */
 static int runtime_run(struct oci_runtime *rt, const char *const *args, struct strbuf *out,
@@ -167,7 +172,7 @@ static int runtime_run(struct oci_runtime *rt, const char *const *args, struct s
 {
 	const char *argv[16];
 	size_t n = 0;
-	argv[n++] = rt->exe;
+	argv[n++] = runtime_exe(rt);
 	argv[n++] = "--root";
 	argv[n++] = rt->root;
 	for (; *args; args++) {
@@ -216,7 +221,6 @@ void oci_runtime_free(struct oci_runtime *rt)
 	if (rt->ro_exe)
 		ro_exe_unmount(rt->ro_exe);
 	free(rt->ro_exe);
-	free(rt->exe);
 	free(rt->runtime);
 	free(rt->conmon);
 	free(rt->state_dir);
@@ -276,16 +280,14 @@ int oci_runtime_new(const struct oci_runtime_opts *opts, struct oci_runtime **re
 	_cleanup_free_ char *roerr = NULL;
 	if (ro_exe_mount(rt->runtime, ro, &roerr) == 0) {
 		static const char *const ro_env[] = { spawn_default_path, RO_EXE_ENV, NULL };
-		rt->exe = xstrdup(ro);
 		rt->ro_exe = TAKE_PTR(ro);
 		rt->env = ro_env;
 	} else {
 		log_v(1, "OCI runtime %s runs from its own path: %s", rt->runtime, roerr);
-		rt->exe = xstrdup(rt->runtime);
 	}
 
 	/* Also proves that the private mount namespace can be made. */
-	const char *argv[] = { rt->exe, "--version", NULL };
+	const char *argv[] = { runtime_exe(rt), "--version", NULL };
 	struct spawn_opts so = { .argv = argv, .env = rt->env, .flags = rt->spawn_flags };
 	_cleanup_strbuf_ struct strbuf out = STRBUF_INIT;
 	_cleanup_strbuf_ struct strbuf err = STRBUF_INIT;
@@ -441,10 +443,10 @@ int oci_create(struct oci_runtime *rt, const struct oci_create_opts *o, pid_t *r
 	_cleanup_free_ char *root_arg = xasprintf("--root=%s", rt->root);
 	const char *argv[40];
 	size_t n = argv_push(argv, 0, ARRAY_SIZE(argv), rt->conmon, "--api-version", "1", "-c",
-			     o->id, "-u", o->id, "-n", o->id, "-r", rt->exe, "--runtime-arg",
-			     root_arg, "-b", o->bundle, "-p", pidfile, "-P", conmon_pidfile, "-l",
-			     log, "--exit-dir", rt->exit_dir, "-0", pdir, "--socket-dir-path",
-			     rt->attach_dir, "--log-level", "error", NULL);
+			     o->id, "-u", o->id, "-n", o->id, "-r", runtime_exe(rt),
+			     "--runtime-arg", root_arg, "-b", o->bundle, "-p", pidfile, "-P",
+			     conmon_pidfile, "-l", log, "--exit-dir", rt->exit_dir, "-0", pdir,
+			     "--socket-dir-path", rt->attach_dir, "--log-level", "error", NULL);
 	if (o->tty)
 		n = argv_push(argv, n, ARRAY_SIZE(argv), "-t", NULL);
 	/* Kubernetes' default is stdinOnce=false: stdin outlives an attach. */
@@ -1033,7 +1035,7 @@ int oci_exec(struct oci_runtime *rt, const char *id, const char *process_json, b
 		return r;
 	/* In the foreground, the runtime exits with the process's status. */
 	const char *argv[EXEC_ARGV_MAX];
-	size_t n = argv_push(argv, 0, ARRAY_SIZE(argv), rt->exe, "--root", rt->root, "exec",
+	size_t n = argv_push(argv, 0, ARRAY_SIZE(argv), runtime_exe(rt), "--root", rt->root, "exec",
 			     "--process", "/proc/self/fd/3", tty ? "--tty" : NULL, NULL);
 	if (tty && rt->console_socket) {
 		r = exec_console_socket(rt, argv, n, id, procfd, ret_fd, ret_pid, ret_err);

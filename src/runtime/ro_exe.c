@@ -38,11 +38,13 @@ int ro_exe_mount(const char *src, const char *dst, char **ret_err)
 	}
 	struct statvfs sv;
 	if (mount(NULL, dst, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY, NULL) < 0 ||
-	    statvfs(dst, &sv) < 0 || !(sv.f_flag & ST_RDONLY)) {
-		r = -(errno ? errno : EROFS);
+	    statvfs(dst, &sv) < 0)
+		r = -errno;
+	else if (!(sv.f_flag & ST_RDONLY))
+		r = -EROFS;
+	if (r < 0) {
 		*ret_err = xasprintf("cannot make \"%s\" read-only: %s", dst, strerror(-r));
 		ro_exe_unmount(dst);
-		return r;
 	}
-	return 0;
+	return r;
 }

@@ -137,11 +137,21 @@ static _spawn_child_ _noreturn_ void child_fail(int fd, int step)
 	_exit(1);
 }
 
+struct child_args {
+	int errfd;
+	const char *hostname;
+	const char *const *paths; /* net, uts, ipc */
+};
+
 /* Only system calls from here: the child shares the agent's memory
- * (spawn_vfork). */
-static _spawn_child_ _noreturn_ void sandbox_child(int errfd, const char *hostname,
-						   const char *const paths[3])
+ * (spawn_vfork). arg: a struct child_args. */
+static _spawn_child_ int sandbox_child(void *arg)
 {
+	const struct child_args *ca = arg;
+	int errfd = ca->errfd;
+	const char *hostname = ca->hostname;
+	const char *const *paths = ca->paths;
+
 	if (unshare(CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC) < 0)
 		child_fail(errfd, STEP_UNSHARE);
 	if (sethostname(hostname, strlen(hostname)) < 0)
@@ -162,18 +172,6 @@ static _spawn_child_ _noreturn_ void sandbox_child(int errfd, const char *hostna
 		if (mount(self[i], paths[i], NULL, MS_BIND, NULL) < 0)
 			child_fail(errfd, STEP_MOUNT);
 	_exit(0);
-}
-
-struct child_args {
-	int errfd;
-	const char *hostname;
-	const char *const *paths;
-};
-
-static _spawn_child_ int sandbox_child_main(void *arg)
-{
-	const struct child_args *ca = arg;
-	sandbox_child(ca->errfd, ca->hostname, ca->paths);
 }
 
 int sandbox_create(const char *run_dir, const char *pod_uid, const char *hostname,
@@ -234,7 +232,7 @@ int sandbox_create(const char *run_dir, const char *pod_uid, const char *hostnam
 	_cleanup_close_ int err_r = errpipe[0];
 	_cleanup_close_ int err_w = errpipe[1];
 	struct child_args ca = { err_w, hostname, paths };
-	pid_t pid = spawn_vfork(sandbox_child_main, &ca);
+	pid_t pid = spawn_vfork(sandbox_child, &ca);
 	close(TAKE_FD(err_w));
 	if (pid < 0) {
 		set_err(ret_err, xasprintf("pod %s: clone: %s", pod_uid, strerror(-pid)));

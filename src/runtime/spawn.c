@@ -55,9 +55,15 @@ struct child_args {
 	const char *const *env;
 };
 
-static _spawn_child_ _noreturn_ void child_exec(const struct spawn_opts *o, const int *src,
-						int nfds, int errfd, const char *const *env)
+/* The clone()d child (a struct child_args). */
+static _spawn_child_ int child_exec(void *arg)
 {
+	const struct child_args *ca = arg;
+	const struct spawn_opts *o = ca->o;
+	const int *src = ca->src;
+	int nfds = ca->nfds, errfd = ca->errfd;
+	const char *const *env = ca->env;
+
 	/* Keep the error pipe out of the range of fds we are about to fill. */
 	errfd = fcntl(errfd, F_DUPFD_CLOEXEC, nfds);
 	if (errfd < 0)
@@ -111,12 +117,6 @@ static _spawn_child_ _noreturn_ void child_exec(const struct spawn_opts *o, cons
 	child_fail(errfd);
 }
 
-static _spawn_child_ int child_main(void *arg)
-{
-	const struct child_args *ca = arg;
-	child_exec(ca->o, ca->src, ca->nfds, ca->errfd, ca->env);
-}
-
 int spawn_start(const struct spawn_opts *o, pid_t *ret_pid)
 {
 	static const char *const default_env[] = { spawn_default_path, NULL };
@@ -141,7 +141,7 @@ int spawn_start(const struct spawn_opts *o, pid_t *ret_pid)
 	_cleanup_close_ int err_w = errpipe[1];
 
 	struct child_args ca = { o, src, nfds, err_w, o->env ? o->env : default_env };
-	pid_t pid = spawn_vfork(child_main, &ca);
+	pid_t pid = spawn_vfork(child_exec, &ca);
 	if (pid < 0)
 		return pid;
 
