@@ -196,6 +196,30 @@ static const char *label_or_annotation(json_t *pod, const char *path, const char
 	return json_string_value(json_object_get(m, key));
 }
 
+static bool is_pod_ip_path(const char *path)
+{
+	return streq(path, "status.podIP") || streq(path, "status.podIPs");
+}
+
+bool kubelet_env_needs_pod_ip(const json_t *pod)
+{
+	static const char *const lists[] = { "spec.initContainers", "spec.containers" };
+	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
+		size_t i, e;
+		json_t *c, *env;
+		json_array_foreach(json_get((json_t *)pod, lists[l]), i, c)
+		{
+			json_array_foreach(json_object_get(c, "env"), e, env)
+			{
+				const char *f = json_get_str(env, "valueFrom.fieldRef.fieldPath");
+				if (f && is_pod_ip_path(f))
+					return true;
+			}
+		}
+	}
+	return false;
+}
+
 int kenv_field_ref(const json_t *pod_c, const char *path, const char *pod_ip, const char *host_ip,
 		   char **ret, char **ret_err)
 {
@@ -209,7 +233,7 @@ int kenv_field_ref(const json_t *pod_c, const char *path, const char *pod_ip, co
 	    streq(path, "metadata.uid") || streq(path, "spec.nodeName") ||
 	    streq(path, "spec.serviceAccountName"))
 		v = str_or_empty_json(pod, path);
-	else if (streq(path, "status.podIP") || streq(path, "status.podIPs"))
+	else if (is_pod_ip_path(path))
 		v = pod_ip ? pod_ip : str_or_empty_json(pod, "status.podIP");
 	else if (streq(path, "status.hostIP") || streq(path, "status.hostIPs"))
 		v = host_ip ? host_ip : str_or_empty_json(pod, "status.hostIP");

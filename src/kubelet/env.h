@@ -3,6 +3,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "kubelet/lookup.h"
 
@@ -16,3 +17,7 @@
 int kubelet_env_resolve(const json_t *pod, const json_t *container, const char *const *image_env,
 			const char *pod_ip, const char *host_ip, const struct kubelet_lookup *lk,
 			char ***ret_env, char **ret_err);
+
+/* Whether some container's env (init containers included) takes the pod's
+ * IP (fieldRef status.podIP or status.podIPs): it must be known first. */
+bool kubelet_env_needs_pod_ip(const json_t *pod);

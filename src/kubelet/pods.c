@@ -311,25 +311,26 @@ static json_t *port_mappings(json_t *pod)
 	return list;
 }
 
-/* Whether a container's environment needs the pod's IP (status.podIP or
- * status.podIPs), which is known only once the network is attached. */
-static bool env_needs_pod_ip(json_t *pod)
+/* The pod's address, once CNI gave it (ip is taken). */
+static void set_pod_ip(struct sync_ctx *s, char *ip, uint64_t cni_usec, bool parallel)
 {
-	static const char *const lists[] = { "spec.initContainers", "spec.containers" };
-	for (size_t l = 0; l < ARRAY_SIZE(lists); l++) {
-		size_t i, e;
-		json_t *c, *env;
-		json_array_foreach(json_get(pod, lists[l]), i, c)
-		{
-			json_array_foreach(json_object_get(c, "env"), e, env)
-			{
-				const char *f = json_get_str(env, "valueFrom.fieldRef.fieldPath");
-				if (f && startswith(f, "status.podIP"))
-					return true;
-			}
-		}
-	}
-	return false;
+	struct kpod *p = s->p;
+	pthread_mutex_lock(&s->k->mu);
+	free(p->pod_ip);
+	p->pod_ip = ip;
+	pthread_mutex_unlock(&s->k->mu);
+	s->changed = true;
+	log_v(1, "pod %s: sandbox ready, IP %s (CNI %.1f ms%s)", p->key, ip,
+	      (double)cni_usec / 1000, parallel ? ", in parallel" : "");
+}
+
+/* /etc/hosts, /etc/hostname, /etc/resolv.conf of the pod, as of now. */
+static int write_etc_files(struct sync_ctx *s, char **ret_err)
+{
+	struct kubelet *k = s->k;
+	_cleanup_free_ char *dir = pod_dir(k, s->p);
+	return pod_write_etc_files(dir, s->pod, s->p->pod_ip, k->o.cluster_dns, k->o.cluster_domain,
+				   ret_err);
 }
 
 /*
@@ -386,7 +387,7 @@ static int ensure_sandbox(struct sync_ctx *s, char **ret_err)
 	struct cni_config cfg = k->cni;
 	cfg.pod_cidr = cidr;
 	_cleanup_json_ json_t *pm = port_mappings(s->pod);
-	if (!p->pod_ip && !env_needs_pod_ip(s->pod)) {
+	if (!p->pod_ip && !kubelet_env_needs_pod_ip(s->pod)) {
 		s->net = netjob_start(&cfg, cidr, p->uid, p->sb.netns, pm);
 		return 0;
 	}
@@ -397,13 +398,7 @@ static int ensure_sandbox(struct sync_ctx *s, char **ret_err)
 	int r = cni_add(&cfg, p->uid, p->sb.netns, "eth0", pm, &ip, ret_err);
 	if (r < 0)
 		return r;
-	pthread_mutex_lock(&k->mu);
-	free(p->pod_ip);
-	p->pod_ip = ip;
-	pthread_mutex_unlock(&k->mu);
-	s->changed = true;
-	log_v(1, "pod %s: sandbox ready, IP %s (CNI %.1f ms)", p->key, ip,
-	      (double)(now_usec_monotonic() - t0) / 1000);
+	set_pod_ip(s, ip, now_usec_monotonic() - t0, false);
 	return 0;
 }
 
@@ -412,7 +407,6 @@ static int ensure_sandbox(struct sync_ctx *s, char **ret_err)
  * a retry later. */
 static int net_wait(struct sync_ctx *s)
 {
-	struct kubelet *k = s->k;
 	struct kpod *p = s->p;
 	if (s->net_failed)
 		return -EAGAIN;
@@ -432,16 +426,8 @@ static int net_wait(struct sync_ctx *s)
 		wake_at(s, s->now + RETRY_USEC);
 		return r;
 	}
-	pthread_mutex_lock(&k->mu);
-	free(p->pod_ip);
-	p->pod_ip = TAKE_PTR(ip);
-	pthread_mutex_unlock(&k->mu);
-	s->changed = true;
-	log_v(1, "pod %s: sandbox ready, IP %s (CNI %.1f ms, in parallel)", p->key, p->pod_ip,
-	      (double)usec / 1000);
-	_cleanup_free_ char *dir = pod_dir(k, p);
-	r = pod_write_etc_files(dir, s->pod, p->pod_ip, k->o.cluster_dns, k->o.cluster_domain,
-				&err);
+	set_pod_ip(s, TAKE_PTR(ip), usec, true);
+	r = write_etc_files(s, &err);
 	if (r < 0) {
 		log_warn("pod %s: %s", p->key, err);
 		wake_at(s, s->now + RETRY_USEC);
@@ -759,13 +745,12 @@ static int start_ctr(struct sync_ctx *s, struct kctr *c, json_t *cspec)
 		goto fail;
 	}
 	if (net_wait(s) < 0) {
-		/* No network: the container goes, and the pod waits for its sandbox. */
+		/* No network: the container goes, and the pod waits for its
+		 * sandbox (no container error). */
 		free(log_path);
 		oci_delete(k->rt, id, true);
-		image_free(img);
-		rootfs_unmount(dir);
-		rt_rm_rf(dir);
-		return -EAGAIN;
+		r = -EAGAIN;
+		goto discard;
 	}
 	/* The new instance replaces the current one, which becomes the
 	 * previous (its log stays for --previous). */
@@ -832,18 +817,19 @@ static int start_ctr(struct sync_ctx *s, struct kctr *c, json_t *cspec)
 	image_free(img);
 	return 0;
 fail:
-	image_free(img);
 	if (!err)
 		err = xstrdup(strerror(-r));
 	set_waiting(c, fail_reason, err);
 	event(s, "Warning", "Failed", "Error: %s", err);
 	log_warn("pod %s container %s: %s: %s", p->key, c->name, fail_reason, err);
+	c->err_not_before = s->now + RETRY_USEC;
+	wake_at(s, c->err_not_before);
+discard:
+	image_free(img);
 	if (!c->cur.id || c->cur.attempt != attempt) {
 		rootfs_unmount(dir);
 		rt_rm_rf(dir);
 	}
-	c->err_not_before = s->now + RETRY_USEC;
-	wake_at(s, c->err_not_before);
 	return r;
 }
 
@@ -1142,8 +1128,7 @@ static int pod_run(struct sync_ctx *s)
 	int r = ensure_sandbox(s, &err);
 	if (r >= 0) {
 		_cleanup_free_ char *dir = pod_dir(k, p);
-		r = pod_write_etc_files(dir, s->pod, p->pod_ip, k->o.cluster_dns,
-					k->o.cluster_domain, &err);
+		r = write_etc_files(s, &err);
 		if (r >= 0) {
 			struct kubelet_lookup lk = { .ud = k, .get = lookup_get };
 			r = pod_volumes_setup(dir, s->pod, p->pod_ip, &lk, &err);
