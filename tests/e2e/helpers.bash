@@ -11,10 +11,13 @@ C8S_ROOT="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
 C8S_BIN="${C8S_BIN:-$C8S_ROOT/c8s}"
 
 free_port() {
-	local p
+	local p lo
+	# Below the kernel's ephemeral range, which outgoing connections (kubectl,
+	# curl) take ports from without listening on them.
+	lo=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 	while :; do
-		p=$((20000 + RANDOM % 20000))
-		if ! ss -ltn "sport = :$p" | grep -q ":$p"; then
+		p=$((20000 + RANDOM % (lo - 20000)))
+		if ! ss -tan "sport = :$p" | grep -q ":$p"; then
 			echo "$p"
 			return
 		fi
